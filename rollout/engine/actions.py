@@ -1,0 +1,96 @@
+"""What the engine asks the shell to do, and the decision that carries them.
+
+Actions are idempotent and executed in list order; the first failure stops the rest and the
+rollout is reconciled again (by then the world has moved, and the engine re-derives what is left).
+The order is the safety argument: selectors before weights, weights before scale-downs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from rollout.models import HistoryEntry, RolloutStatus
+
+
+@dataclass(frozen=True)
+class CreateRevision:
+    revision: str
+    number: int
+    replicas: int
+    template: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ScaleRevision:
+    revision: str
+    replicas: int
+
+
+@dataclass(frozen=True)
+class RenumberRevision:
+    """An old revision became current again (undo): it gets the newest revision number."""
+
+    revision: str
+    number: int
+
+
+@dataclass(frozen=True)
+class DeleteRevision:
+    revision: str
+
+
+@dataclass(frozen=True)
+class PinService:
+    """Point a Service's selector at one revision's pods."""
+
+    service: str
+    revision: str
+
+
+@dataclass(frozen=True)
+class SetWeight:
+    """One routing write: `weight`% to the canary revision, the rest to stable."""
+
+    stable_revision: str
+    canary_revision: str
+    weight: int
+
+
+@dataclass(frozen=True)
+class ScaleWorkload:
+    """Scale the workloadRef Deployment (to 0 once the Rollout serves)."""
+
+    name: str
+    replicas: int
+
+
+@dataclass(frozen=True)
+class RestartRevision:
+    """Restart a revision's pods (rollout restart), by stamping its pod template."""
+
+    revision: str
+    at: datetime
+
+
+Action = (
+    CreateRevision
+    | ScaleRevision
+    | RenumberRevision
+    | DeleteRevision
+    | PinService
+    | SetWeight
+    | ScaleWorkload
+    | RestartRevision
+)
+
+
+@dataclass(frozen=True)
+class Decision:
+    status: RolloutStatus
+    actions: list[Action] = field(default_factory=list)
+    events: list[HistoryEntry] = field(default_factory=list)
+    """New history entries; the reconciler also emits each as a Kubernetes Event."""
+    requeue_at: datetime | None = None
+    """Reconcile again at this time at the latest (pause end, scale-down, progress deadline)."""

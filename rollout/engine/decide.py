@@ -1,0 +1,401 @@
+"""The decision engine: (spec, status, observed world, now) -> (new status, actions). Pure.
+
+One call looks at where the rollout stands and decides the next safe move. It never waits and
+never remembers: everything it needs next time is in the status it returns. The flow:
+
+1. revisions: is the template new, back to stable, or the first one ever?
+2. requests: abort, retry, promote (people write them on the status subresource);
+3. plan: steady (current == stable), aborting, or walking the canary steps (the strategy);
+4. progress deadline: waiting on pods for too long aborts the update;
+5. actions, in the order that keeps traffic safe: selectors, scale-ups, weights, scale-downs;
+6. phase, conditions, message and when to look again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from rollout.engine.actions import (
+    Action,
+    CreateRevision,
+    Decision,
+    DeleteRevision,
+    PinService,
+    RenumberRevision,
+    RestartRevision,
+    ScaleWorkload,
+    SetWeight,
+)
+from rollout.engine.draft import Draft
+from rollout.engine.hashing import revision_hash, stable_hash
+from rollout.engine.replicas import plan_scaling
+from rollout.engine.summary import summarize
+from rollout.engine.world import Inputs
+from rollout.models import ScaleDownDeadline
+from rollout.models.time import parse_time
+from strategies.canary import CanaryStrategy, StepPlan
+
+_CANARY = CanaryStrategy()
+
+
+@dataclass(frozen=True)
+class _Plan:
+    targets: dict[str, int]
+    weight: int
+    waiting_for_pods: bool
+    message: str
+    requeue_at: datetime | None = None
+
+
+def decide(inputs: Inputs) -> Decision:
+    spec, world, now = inputs.spec, inputs.world, inputs.now
+    canary_spec = spec.strategy.canary
+    assert canary_spec is not None, "parsing guarantees a strategy"
+    draft = Draft(inputs.status.model_copy(deep=True), now)
+    status = draft.status
+    status.observed_generation = inputs.generation
+    revision = revision_hash(inputs.template)
+
+    _track_revision(inputs, draft, revision)
+    _handle_abort_requests(inputs, draft)
+
+    plan = _plan(inputs, draft)
+    if _check_progress_deadline(inputs, draft, plan):
+        plan = _plan(inputs, draft)  # the deadline just aborted the update
+
+    stable, current = status.stable_revision, status.current_revision
+    assert stable is not None and current is not None
+    surge, unavailable = canary_spec.surge_and_unavailable(spec.replicas)
+    actions: list[Action] = []
+
+    # Numbers: the current revision always carries the newest number (an undo renumbers).
+    numbers = {rev: state.number for rev, state in world.revisions.items()}
+    newest = max(numbers.values(), default=0)
+    if current in numbers and numbers[current] < newest:
+        actions.append(RenumberRevision(current, newest + 1))
+
+    # 1. Selectors first: the stable Service always points at the stable revision.
+    if canary_spec.stable_service:
+        actions += _pin(inputs, canary_spec.stable_service, stable)
+
+    # 2. Create missing revisions, then scale up.
+    for rev in dict.fromkeys((stable, current)):
+        if rev not in world.revisions:
+            others = sum(state.replicas for state in world.revisions.values())
+            wanted = plan.targets.get(rev, 0)
+            if not inputs.traffic_routing and rev == current != stable:
+                wanted = min(wanted, max(0, spec.replicas + surge - others))
+            actions.append(CreateRevision(rev, newest + 1, wanted, dict(inputs.template)))
+    scaling = plan_scaling(
+        targets=plan.targets,
+        world=world,
+        replicas=spec.replicas,
+        max_surge=surge,
+        max_unavailable=unavailable,
+        surge_bounded=frozenset(() if inputs.traffic_routing or current == stable else (current,)),
+        down_order=[r for r in world.revisions if r not in (stable, current)] + [current, stable],
+    )
+    actions += [a for a in scaling if a.replicas > world.replicas(a.revision)]
+
+    # 3. The canary Service follows the canary only while one is in progress.
+    if canary_spec.canary_service:
+        in_progress = current != stable and not status.abort
+        actions += _pin(inputs, canary_spec.canary_service, current if in_progress else stable)
+
+    # 4. Weights (only a traffic router sets them; without one they follow pod counts).
+    if inputs.traffic_routing:
+        canary_rev = current if current != stable and not status.abort else stable
+        weight = plan.weight if canary_rev != stable else 0
+        verified = world.weights
+        if (
+            verified is None
+            or verified.canary.weight != weight
+            or verified.canary.revision != canary_rev
+            or verified.stable.revision != stable
+        ):
+            actions.append(SetWeight(stable, canary_rev, weight))
+
+    # 5. Scale down, once traffic has left.
+    actions += [a for a in scaling if a.replicas < world.replicas(a.revision)]
+    actions += _restart(inputs, draft)
+    if (
+        spec.workload_ref is not None
+        and world.workload_replicas
+        and current == stable
+        and world.available(stable) >= spec.replicas
+    ):
+        actions.append(ScaleWorkload(spec.workload_ref.name, 0))
+    actions += _collect_garbage(inputs, draft)
+
+    requeue = [plan.requeue_at, *(d.at for d in status.scale_down if d.at > now)]
+    if plan.waiting_for_pods and status.last_progress_at and not status.deadline_exceeded:
+        requeue.append(status.last_progress_at + timedelta(seconds=spec.progress_deadline_seconds))
+    summarize(inputs, draft, plan.message, waiting=plan.waiting_for_pods)
+    return Decision(
+        status=status,
+        actions=actions,
+        events=draft.events,
+        requeue_at=min((t for t in requeue if t is not None), default=None),
+    )
+
+
+def _track_revision(inputs: Inputs, draft: Draft, revision: str) -> None:
+    status, steps = draft.status, inputs.spec.strategy.canary.steps  # type: ignore[union-attr]
+    steps_hash = stable_hash([s.to_dict() for s in steps])
+    if status.stable_revision is None:
+        # The first revision has nothing to be compared with: it is deployed as stable.
+        status.stable_revision = status.current_revision = revision
+        status.current_step_index = len(steps)
+        status.steps_hash = steps_hash
+        status.last_progress_at = draft.now
+        draft.record("Deployed", f"first revision {revision} deployed as stable", revision=revision)
+        return
+    if status.current_revision != revision:
+        previous = status.current_revision
+        if revision == status.stable_revision:
+            draft.record(
+                "RolledBack",
+                f"template is back to stable revision {revision}: no steps run",
+                revision=revision,
+            )
+            status.current_step_index = len(steps)
+        else:
+            superseded = (
+                f"; canary {previous} superseded" if previous != status.stable_revision else ""
+            )
+            draft.record(
+                "NewRevision", f"revision {revision} started{superseded}", revision=revision, step=0
+            )
+            status.current_step_index = 0
+        status.current_revision = revision
+        _reset_update(draft)
+    elif (
+        status.steps_hash != steps_hash and revision != status.stable_revision and not status.abort
+    ):
+        draft.record(
+            "StepsChanged",
+            "steps were edited mid-rollout: restarting from step 1",
+            revision=revision,
+            step=0,
+        )
+        status.current_step_index = 0
+        _reset_update(draft)
+    status.steps_hash = steps_hash
+
+
+def _reset_update(draft: Draft) -> None:
+    status = draft.status
+    status.abort = False
+    status.aborted_at = None
+    status.abort_message = ""
+    status.deadline_exceeded = False
+    status.promote_full = False
+    status.promote_step = None
+    status.pause_conditions = []
+    status.step_started_at = draft.now
+    status.last_progress_at = draft.now
+
+
+def _handle_abort_requests(inputs: Inputs, draft: Draft) -> None:
+    status = draft.status
+    updating = status.current_revision != status.stable_revision
+    if status.abort and not updating:
+        status.abort = False
+        if status.aborted_at is None:
+            draft.record("AbortIgnored", "abort ignored: no update in progress")
+        return
+    if status.abort and status.aborted_at is None:
+        status.aborted_at = draft.now
+        status.abort_message = status.abort_message or "aborted by request"
+        status.pause_conditions = []
+        status.promote_step = None
+        status.promote_full = False
+        draft.record(
+            "RolloutAborted",
+            f"{status.abort_message}: traffic goes back to stable {status.stable_revision}",
+            revision=status.current_revision,
+            step=status.current_step_index,
+        )
+    elif not status.abort and status.aborted_at is not None and updating:
+        draft.record(
+            "Retried",
+            "retry: the update starts again from step 1",
+            revision=status.current_revision,
+            step=0,
+        )
+        status.current_step_index = 0
+        _reset_update(draft)
+
+
+def _plan(inputs: Inputs, draft: Draft) -> _Plan:
+    status, world, replicas = draft.status, inputs.world, inputs.spec.replicas
+    stable, current = status.stable_revision, status.current_revision
+    assert stable is not None and current is not None
+    if current != stable and not status.abort:
+        step: StepPlan = _CANARY.walk(inputs, draft, stable=stable, canary=current)
+        if step.promote:
+            _promote(inputs, draft)
+        else:
+            targets = _old_revision_targets(inputs, draft, keep={stable, current})
+            targets[stable] = step.stable_target
+            targets[current] = step.canary_target
+            return _Plan(targets, step.weight, step.waiting_for_pods, step.message, step.requeue_at)
+
+    stable = status.stable_revision
+    assert stable is not None
+    if status.abort and current != stable:
+        # Stable back to full size first; the canary goes only once stable can carry everything.
+        stable_back = world.available(stable) >= replicas
+        if stable_back:
+            delay = inputs.spec.strategy.canary.abort_scale_down_delay_seconds  # type: ignore[union-attr]
+            _set_deadline(draft, current, seconds=delay if inputs.traffic_routing else 0)
+        targets = _old_revision_targets(
+            inputs, draft, keep={stable} if stable_back else {stable, current}
+        )
+        if not stable_back:
+            targets[current] = world.replicas(current)
+        targets[stable] = replicas
+        message = f"aborted: {status.abort_message} (rollout retry {inputs.name} to try again)"
+        return _Plan(targets, 0, world.available(stable) < replicas, message)
+
+    targets = _old_revision_targets(inputs, draft, keep={stable})
+    targets[stable] = replicas
+    ready = world.available(stable) >= replicas and world.replicas(stable) == replicas
+    message = (
+        "healthy"
+        if ready
+        else (f"waiting for stable pods ({world.available(stable)}/{replicas} available)")
+    )
+    return _Plan(targets, 0, not ready, message)
+
+
+def _promote(inputs: Inputs, draft: Draft) -> None:
+    status = draft.status
+    old = status.stable_revision
+    assert old is not None and status.current_revision is not None
+    delay = inputs.spec.strategy.canary.scale_down_delay_seconds  # type: ignore[union-attr]
+    _set_deadline(draft, old, seconds=delay)
+    status.stable_revision = status.current_revision
+    status.pause_conditions = []
+    draft.record(
+        "Promoted",
+        f"revision {status.current_revision} is stable; {old} scales down in {delay}s",
+        revision=status.current_revision,
+    )
+
+
+def _set_deadline(draft: Draft, revision: str, *, seconds: int) -> None:
+    if any(d.revision == revision for d in draft.status.scale_down):
+        return
+    at = draft.now + timedelta(seconds=seconds)
+    draft.status.scale_down = [
+        *draft.status.scale_down,
+        ScaleDownDeadline(revision=revision, at=at),
+    ]
+
+
+def _old_revision_targets(inputs: Inputs, draft: Draft, *, keep: set[str]) -> dict[str, int]:
+    """Revisions outside `keep` go to 0 once their scale-down deadline passes (a revision with
+    no deadline yet gets one now: it has no reason to keep its pods)."""
+    status = draft.status
+    status.scale_down = [d for d in status.scale_down if d.revision not in keep]
+    targets: dict[str, int] = {}
+    for rev, state in inputs.world.revisions.items():
+        if rev in keep:
+            continue
+        if state.replicas == 0:
+            status.scale_down = [d for d in status.scale_down if d.revision != rev]
+            targets[rev] = 0
+            continue
+        _set_deadline(draft, rev, seconds=0)
+        deadline = next(d.at for d in status.scale_down if d.revision == rev)
+        targets[rev] = 0 if draft.now >= deadline else state.replicas
+    return targets
+
+
+def _check_progress_deadline(inputs: Inputs, draft: Draft, plan: _Plan) -> bool:
+    """Move the deadline clock on progress; on expiry mark it and (by default) abort.
+    Returns True when it aborted the update."""
+    status, world, spec = draft.status, inputs.world, inputs.spec
+    marker = ":".join(
+        str(x)
+        for x in (
+            status.current_revision,
+            status.stable_revision,
+            status.current_step_index,
+            world.available(status.current_revision),
+            world.available(status.stable_revision),
+            status.abort,
+            spec.paused,
+            plan.waiting_for_pods,
+        )
+    )
+    if marker != status.progress_marker or status.last_progress_at is None:
+        status.progress_marker = marker
+        status.last_progress_at = draft.now
+        status.deadline_exceeded = False
+        return False
+    if not plan.waiting_for_pods or status.deadline_exceeded:
+        return False
+    if draft.now < status.last_progress_at + timedelta(seconds=spec.progress_deadline_seconds):
+        return False
+    status.deadline_exceeded = True
+    waited = f"no progress for {spec.progress_deadline_seconds}s: {plan.message}"
+    draft.record(
+        "ProgressDeadlineExceeded",
+        waited,
+        revision=status.current_revision,
+        step=status.current_step_index,
+    )
+    if (
+        spec.progress_deadline_abort
+        and status.current_revision != status.stable_revision
+        and not status.abort
+    ):
+        status.abort = True
+        status.abort_message = f"progress deadline exceeded ({waited})"
+        _handle_abort_requests(inputs, draft)
+        return True
+    return False
+
+
+def _pin(inputs: Inputs, service: str, revision: str) -> list[Action]:
+    if service not in inputs.world.services:
+        return []  # a missing Service is reported in the conditions, not created by us
+    if inputs.world.services[service] == revision:
+        return []
+    return [PinService(service, revision)]
+
+
+def _restart(inputs: Inputs, draft: Draft) -> list[Action]:
+    wanted = inputs.spec.restart_at
+    if wanted is None:
+        return []
+    at = parse_time(wanted)
+    status = draft.status
+    if at > draft.now or (status.restarted_at is not None and status.restarted_at >= at):
+        return []
+    status.restarted_at = at
+    draft.record("Restarted", f"pods restarted (restartAt {wanted})")
+    revisions = dict.fromkeys((status.stable_revision, status.current_revision))
+    return [
+        RestartRevision(r, at) for r in revisions if r is not None and r in inputs.world.revisions
+    ]
+
+
+def _collect_garbage(inputs: Inputs, draft: Draft) -> list[Action]:
+    status = draft.status
+    pending = {d.revision for d in status.scale_down}
+    idle = sorted(
+        (
+            s
+            for r, s in inputs.world.revisions.items()
+            if r not in (status.stable_revision, status.current_revision)
+            and s.replicas == 0
+            and r not in pending
+        ),
+        key=lambda s: s.number,
+        reverse=True,
+    )
+    return [DeleteRevision(s.revision) for s in idle[inputs.spec.revision_history_limit :]]

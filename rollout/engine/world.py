@@ -1,0 +1,63 @@
+"""What the engine is given: the observed world and everything else it decides from.
+
+The reconciler builds these from its caches; tests build them by hand. All plain data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from rollout.models import RolloutSpec, RolloutStatus, TrafficWeights
+
+
+@dataclass(frozen=True)
+class RevisionState:
+    """One revision's workload (a Deployment named <rollout>-<revision>) as observed."""
+
+    revision: str
+    number: int
+    replicas: int  # desired (spec.replicas of its Deployment)
+    available: int = 0
+    ready: int = 0
+
+    @property
+    def unavailable(self) -> int:
+        return max(0, self.replicas - self.available)
+
+
+@dataclass(frozen=True)
+class World:
+    revisions: Mapping[str, RevisionState] = field(default_factory=dict)
+    services: Mapping[str, str | None] = field(default_factory=dict)
+    """Service name -> revision its selector is pinned to (None: not pinned). Absent: missing."""
+    weights: TrafficWeights | None = None
+    """Weights read back from the traffic router; None when it reports nothing (not yet set)."""
+    workload_replicas: int | None = None
+    """spec.replicas of the workloadRef Deployment, when the Rollout has one."""
+
+    def available(self, revision: str | None) -> int:
+        state = self.revisions.get(revision or "")
+        return state.available if state else 0
+
+    def replicas(self, revision: str | None) -> int:
+        state = self.revisions.get(revision or "")
+        return state.replicas if state else 0
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Everything `decide` needs. `template` is the effective pod template (from spec.template or
+    from the workloadRef Deployment), already resolved by the reconciler."""
+
+    name: str
+    spec: RolloutSpec
+    status: RolloutStatus
+    generation: int
+    template: Mapping[str, Any]
+    world: World
+    now: datetime
+    traffic_routing: bool = False
+    """True when a traffic router sets exact weights (meshes); False: weights follow pod counts."""

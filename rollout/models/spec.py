@@ -1,0 +1,326 @@
+"""The Rollout spec: what the user writes in Git. The single source of truth for the CRD schema.
+
+Field docstrings become the CRD's descriptions (`rollout crds`); model validators hold the rules
+a schema cannot say (exactly one of, ordering, cross-field checks), so `lint` and the controller
+reject the same documents with the same messages.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from rollout.models.base import Duration, IntOrPercent, SpecModel, resolve_int_or_percent
+from rollout.models.time import parse_time
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+Weight = Annotated[int, Field(ge=0, le=100)]
+
+
+def _dns_name(value: str) -> str:
+    if len(value) > 63 or not _DNS_LABEL.match(value):
+        raise ValueError(
+            "must be a DNS-1123 label: lower-case letters, digits and '-', at most 63 characters"
+        )
+    return value
+
+
+class LabelSelectorRequirement(SpecModel):
+    """One set-based requirement, as in a Deployment's selector."""
+
+    key: str
+    operator: Literal["In", "NotIn", "Exists", "DoesNotExist"]
+    values: list[str] = []
+
+    @model_validator(mode="after")
+    def _values_fit_operator(self) -> LabelSelectorRequirement:
+        if self.operator in ("In", "NotIn") and not self.values:
+            raise ValueError(f"operator {self.operator} needs at least one value")
+        if self.operator in ("Exists", "DoesNotExist") and self.values:
+            raise ValueError(f"operator {self.operator} takes no values")
+        return self
+
+
+class LabelSelector(SpecModel):
+    """Selects the pods of this Rollout (all revisions). Must match the template's labels."""
+
+    match_labels: dict[str, str] = {}
+    match_expressions: list[LabelSelectorRequirement] = []
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> LabelSelector:
+        if not self.match_labels and not self.match_expressions:
+            raise ValueError(
+                "an empty selector would select every pod in the namespace; "
+                "give matchLabels (for example app: my-service)"
+            )
+        return self
+
+    def matches(self, labels: dict[str, str]) -> bool:
+        if any(labels.get(k) != v for k, v in self.match_labels.items()):
+            return False
+        for req in self.match_expressions:
+            present = req.key in labels
+            if req.operator == "In" and labels.get(req.key) not in req.values:
+                return False
+            if req.operator == "NotIn" and present and labels[req.key] in req.values:
+                return False
+            if req.operator == "Exists" and not present:
+                return False
+            if req.operator == "DoesNotExist" and present:
+                return False
+        return True
+
+
+class PodTemplateMetadata(SpecModel):
+    """Labels and annotations of the pods."""
+
+    labels: dict[str, str] = {}
+    annotations: dict[str, str] = {}
+
+
+class PodTemplate(SpecModel):
+    """The pod template of the service, as in a Deployment. Each distinct template is a revision."""
+
+    metadata: PodTemplateMetadata = PodTemplateMetadata()
+    spec: Annotated[
+        dict[str, Any],
+        Field(json_schema_extra={"x-kubernetes-preserve-unknown-fields": True}),
+    ]
+    """A core/v1 PodSpec. Kept as written; only `containers` is checked here."""
+
+    @field_validator("spec")
+    @classmethod
+    def _has_containers(cls, spec: dict[str, Any]) -> dict[str, Any]:
+        containers = spec.get("containers")
+        if not isinstance(containers, list) or not containers:
+            raise ValueError("containers: a pod needs at least one container")
+        names: set[str] = set()
+        for i, container in enumerate(containers):
+            if not isinstance(container, dict):
+                raise ValueError(f"containers[{i}]: must be an object with name and image")
+            name, image = container.get("name"), container.get("image")
+            if not isinstance(name, str) or not name:
+                raise ValueError(f"containers[{i}].name: required (a non-empty string)")
+            if not isinstance(image, str) or not image:
+                raise ValueError(f"containers[{i}].image: required (a non-empty string)")
+            if name in names:
+                raise ValueError(f"containers[{i}].name: duplicate container name {name!r}")
+            names.add(name)
+        return spec
+
+
+class WorkloadRef(SpecModel):
+    """A Deployment kept in Git whose pod template this Rollout uses.
+
+    The controller keeps that Deployment at 0 replicas once the Rollout's stable revision is fully
+    available, so migrating a live Deployment never drops capacity.
+    """
+
+    api_version: Literal["apps/v1"] = "apps/v1"
+    kind: Literal["Deployment"] = "Deployment"
+    name: str
+
+    _check_name = field_validator("name")(classmethod(lambda cls, v: _dns_name_253(v)))
+
+
+def _dns_name_253(value: str) -> str:
+    if len(value) > 253 or not re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?", value):
+        raise ValueError("must be a DNS-1123 subdomain (lower-case letters, digits, '-' and '.')")
+    return value
+
+
+class PauseStep(SpecModel):
+    """Stop here. With a duration the step ends by itself; without one it waits for `promote`."""
+
+    duration: Duration | None = None
+
+
+class SetCanaryScale(SpecModel):
+    """Set the canary's replica count apart from its traffic weight (needs trafficRouting)."""
+
+    weight: Weight | None = None
+    """Canary replicas as a percentage of spec.replicas."""
+    replicas: Annotated[int, Field(ge=0)] | None = None
+    """An absolute canary replica count."""
+    match_traffic_weight: bool | None = None
+    """Go back to sizing the canary by its traffic weight."""
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> SetCanaryScale:
+        given = [
+            n
+            for n in ("weight", "replicas", "match_traffic_weight")
+            if getattr(self, n) is not None
+        ]
+        if len(given) != 1:
+            raise ValueError("give exactly one of weight, replicas or matchTrafficWeight")
+        return self
+
+
+class AnalysisTemplateRef(SpecModel):
+    """A reference to an AnalysisTemplate (or ClusterAnalysisTemplate with clusterScope)."""
+
+    template_name: str
+    cluster_scope: bool = False
+
+
+class AnalysisArg(SpecModel):
+    """An argument passed to the analysis templates."""
+
+    name: str
+    value: str | None = None
+    value_from: Annotated[
+        dict[str, Any] | None,
+        Field(json_schema_extra={"x-kubernetes-preserve-unknown-fields": True}),
+    ] = None
+
+
+class AnalysisStep(SpecModel):
+    """Run analysis templates and block the step on their result.
+
+    Until the analysis engine lands, the controller holds the rollout at this step (phase Paused,
+    reason AnalysisPending) so an unevaluated gate is never passed silently; `promote` continues.
+    """
+
+    templates: Annotated[list[AnalysisTemplateRef], Field(min_length=1)]
+    args: list[AnalysisArg] = []
+
+
+class BackgroundAnalysis(AnalysisStep):
+    """Analysis for the whole update, from `startingStep` on (held until analysis lands)."""
+
+    starting_step: Annotated[int, Field(ge=0)] | None = None
+
+
+class CanaryStep(SpecModel):
+    """One step of a canary. Exactly one field is set."""
+
+    set_weight: Weight | None = None
+    """Send this percentage of traffic to the canary (0-100)."""
+    pause: PauseStep | None = None
+    set_canary_scale: SetCanaryScale | None = None
+    analysis: AnalysisStep | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> CanaryStep:
+        given = [k for k, v in self.to_dict().items() if v is not None]
+        if len(given) != 1:
+            allowed = "setWeight, pause, setCanaryScale or analysis"
+            found = ", ".join(given) if given else "none"
+            raise ValueError(f"a step has exactly one of {allowed} (found: {found})")
+        return self
+
+
+class CanaryStrategy(SpecModel):
+    """Move traffic to the new revision step by step."""
+
+    steps: list[CanaryStep] = []
+    """The steps, in order. With none, a new revision is rolled out at once (like a Deployment)."""
+    max_surge: IntOrPercent = "25%"
+    """How many pods above spec.replicas may exist while replicas move between revisions."""
+    max_unavailable: IntOrPercent = "25%"
+    """How many of spec.replicas may be unavailable while replicas move between revisions."""
+    scale_down_delay_seconds: Annotated[int, Field(ge=0)] = 30
+    """After promotion, keep the old stable revision up this long so a rollback is instant."""
+    abort_scale_down_delay_seconds: Annotated[int, Field(ge=0)] = 30
+    """After an abort, keep the canary up this long (only when a router removes its traffic)."""
+    stable_service: str | None = None
+    """A Service whose selector the controller pins to the stable revision."""
+    canary_service: str | None = None
+    """A Service whose selector the controller pins to the canary revision."""
+    analysis: BackgroundAnalysis | None = None
+    """Background analysis for the whole update (held until the analysis engine lands)."""
+
+    @field_validator("stable_service", "canary_service")
+    @classmethod
+    def _service_name(cls, value: str | None) -> str | None:
+        return None if value is None else _dns_name(value)
+
+    @model_validator(mode="after")
+    def _rules(self) -> CanaryStrategy:
+        if self.stable_service and self.stable_service == self.canary_service:
+            raise ValueError("stableService and canaryService must be different Services")
+        last_weight = 0
+        for i, step in enumerate(self.steps):
+            if step.set_weight is not None:
+                if step.set_weight < last_weight:
+                    raise ValueError(
+                        f"steps[{i}].setWeight: {step.set_weight} is below the earlier "
+                        f"setWeight {last_weight}; weights only rise during a canary "
+                        "(to go back, abort)"
+                    )
+                last_weight = step.set_weight
+            if step.set_canary_scale is not None:
+                # Without a traffic router the canary's weight *is* its share of replicas,
+                # so sizing it apart from its weight cannot be honoured.
+                raise ValueError(
+                    f"steps[{i}].setCanaryScale: needs trafficRouting (a mesh or ingress); "
+                    "without one, traffic follows replica counts"
+                )
+        return self
+
+    def surge_and_unavailable(self, replicas: int) -> tuple[int, int]:
+        """Resolved maxSurge / maxUnavailable. If both resolve to 0, unavailable becomes 1
+        (as Kubernetes does for Deployments), so a rollout can always make progress."""
+        surge = resolve_int_or_percent(self.max_surge, replicas, round_up=True)
+        unavailable = resolve_int_or_percent(self.max_unavailable, replicas, round_up=False)
+        if surge == 0 and unavailable == 0:
+            unavailable = 1
+        return surge, unavailable
+
+
+class Strategy(SpecModel):
+    """How a new revision is released. Exactly one strategy."""
+
+    canary: CanaryStrategy | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Strategy:
+        if self.canary is None:
+            raise ValueError("give a strategy: canary (blueGreen is not available yet)")
+        return self
+
+
+class RolloutSpec(SpecModel):
+    """The desired state of one service's releases."""
+
+    replicas: Annotated[int, Field(ge=0)] = 1
+    """Pods of the stable revision when fully rolled out."""
+    selector: LabelSelector
+    template: PodTemplate | None = None
+    """The pod template. Exactly one of template and workloadRef."""
+    workload_ref: WorkloadRef | None = None
+    """Take the pod template from a Deployment. Exactly one of template and workloadRef."""
+    revision_history_limit: Annotated[int, Field(ge=0)] = 10
+    """How many old, scaled-down revisions to keep for undo."""
+    progress_deadline_seconds: Annotated[int, Field(ge=1)] = 600
+    """How long a step may wait for pods to become available before the rollout is Degraded."""
+    progress_deadline_abort: bool = True
+    """Abort (roll back to stable) when the progress deadline passes."""
+    paused: bool = False
+    """Hold the rollout where it is (`rollout pause`). Aborts still proceed."""
+    restart_at: str | None = None
+    """RFC 3339 time; pods started before it are restarted (`rollout restart`)."""
+    strategy: Strategy
+
+    @field_validator("restart_at")
+    @classmethod
+    def _rfc3339(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parse_time(value)
+        return value
+
+    @model_validator(mode="after")
+    def _template_rules(self) -> RolloutSpec:
+        if (self.template is None) == (self.workload_ref is None):
+            raise ValueError("give exactly one of template and workloadRef")
+        if self.template is not None and not self.selector.matches(self.template.metadata.labels):
+            raise ValueError(
+                "selector does not match template.metadata.labels; the pods would not be selected"
+            )
+        return self

@@ -1,0 +1,137 @@
+"""The Rollout status: everything the controller knows, so a restarted controller knows it too.
+
+Most fields are written only by the controller. Three are *requests* written by people (through
+the CLI or kubectl, on the status subresource) and consumed by the controller: `abort`,
+`promoteFull` and `promoteStep`. Timers (pause ends, scale-down deadlines, the progress deadline)
+are timestamps here, never in memory.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import ConfigDict, Field
+
+from rollout.models.base import SpecModel
+
+HISTORY_LIMIT = 30
+
+
+class Phase(StrEnum):
+    PROGRESSING = "Progressing"
+    PAUSED = "Paused"
+    HEALTHY = "Healthy"
+    DEGRADED = "Degraded"
+
+
+class ConditionType(StrEnum):
+    PROGRESSING = "Progressing"  # reason says why: NewRevision, StepCompleted, RolloutAborted ...
+    AVAILABLE = "Available"  # stable revision has at least spec.replicas - maxUnavailable available
+    PAUSED = "Paused"
+    INVALID_SPEC = "InvalidSpec"
+    HEALTHY = "Healthy"
+
+
+class PauseReason(StrEnum):
+    CANARY_PAUSE_STEP = "CanaryPauseStep"  # a pause step
+    ANALYSIS_PENDING = "AnalysisPending"  # an analysis step the controller cannot evaluate yet
+    USER_PAUSE = "UserPause"  # spec.paused
+
+
+class StatusModel(SpecModel):
+    # A newer controller may have written fields this one does not know: keep reading.
+    # Not frozen: the engine works on a deep copy and mutates it field by field (typed).
+    model_config = ConfigDict(extra="ignore", frozen=False)
+
+
+class PauseCondition(StatusModel):
+    reason: PauseReason
+    start_time: datetime
+
+
+class Condition(StatusModel):
+    type: ConditionType
+    status: str  # "True" | "False" | "Unknown", as in every Kubernetes condition
+    reason: str
+    message: str = ""
+    last_transition_time: datetime
+
+
+class RevisionWeight(StatusModel):
+    revision: str
+    weight: Annotated[int, Field(ge=0, le=100)]
+
+
+class TrafficWeights(StatusModel):
+    """Weights as verified by reading the traffic layer back (or, without one, from pod counts)."""
+
+    stable: RevisionWeight
+    canary: RevisionWeight
+
+
+class CanaryStatus(StatusModel):
+    weights: TrafficWeights | None = None
+
+
+class ScaleDownDeadline(StatusModel):
+    """An old revision keeps its pods until `at`, then is scaled to 0 (the fast-rollback window)."""
+
+    revision: str
+    at: datetime
+
+
+class HistoryEntry(StatusModel):
+    """What happened and why. Bounded to the last HISTORY_LIMIT entries."""
+
+    time: datetime
+    reason: str
+    message: str
+    revision: str | None = None
+    step: int | None = None
+
+
+class RolloutStatus(StatusModel):
+    observed_generation: int | None = None
+    phase: Phase | None = None
+    message: str = ""
+
+    current_revision: str | None = None
+    """Hash of the pod template being rolled out (equals stableRevision when fully promoted)."""
+    stable_revision: str | None = None
+    """Hash of the revision taking production traffic."""
+    current_step_index: int | None = None
+    steps_hash: str | None = None
+    """Hash of the steps; editing the steps mid-rollout restarts them from step 0."""
+    pause_conditions: list[PauseCondition] = []
+    step_started_at: datetime | None = None
+    """When the current step started; pause durations count from here."""
+
+    abort: bool = False
+    """Request (people) or decision (controller): roll back to stable. `retry` sets it false."""
+    aborted_at: datetime | None = None
+    abort_message: str = ""
+    promote_full: bool = False
+    """Request: skip the remaining steps and go to 100%."""
+    promote_step: int | None = None
+    """Request: complete step N now (a pause, or a held analysis). Ignored if no longer at N."""
+
+    progress_marker: str | None = None
+    last_progress_at: datetime | None = None
+    """The progress deadline counts from here; it moves whenever pods or steps move."""
+    deadline_exceeded: bool = False
+
+    canary: CanaryStatus = CanaryStatus()
+    scale_down: list[ScaleDownDeadline] = []
+    restarted_at: datetime | None = None
+
+    # For the /scale subresource (an HPA can target a Rollout) and `kubectl get`.
+    replicas: int = 0
+    updated_replicas: int = 0
+    ready_replicas: int = 0
+    available_replicas: int = 0
+    selector: str = ""
+
+    conditions: list[Condition] = []
+    history: list[HistoryEntry] = []

@@ -1,0 +1,229 @@
+"""The canary strategy: walking the steps (setWeight, pause, setCanaryScale, analysis).
+
+Given where the rollout stands, it says how big the canary and the stable should be, what weight
+the canary should get, whether the current step is done, and what it waits for. It moves
+`currentStepIndex` forward on the draft status; everything else (abort, revisions, scaling,
+phases) is the engine's. Pure: no I/O, no clock but `draft.now`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from rollout.engine.draft import Draft
+from rollout.engine.replicas import canary_replicas_for_weight
+from rollout.engine.world import Inputs
+from rollout.models import CanaryStep
+from rollout.models.status import PauseReason
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    weight: int
+    """Desired canary traffic weight (0-100)."""
+    canary_target: int
+    stable_target: int
+    promote: bool
+    """Every step is done and the canary is fully available: it may become stable."""
+    waiting_for_pods: bool
+    """The plan waits on pods becoming available (counts toward the progress deadline)."""
+    message: str
+    requeue_at: datetime | None = None
+
+
+def _describe(step: CanaryStep) -> str:
+    if step.set_weight is not None:
+        return f"setWeight {step.set_weight}"
+    if step.pause is not None:
+        return "pause" if step.pause.duration is None else f"pause {step.pause.duration}s"
+    if step.set_canary_scale is not None:
+        return "setCanaryScale"
+    return "analysis"
+
+
+class CanaryStrategy:
+    """Registered as the `canary` strategy (entry point group `rollout.strategies`)."""
+
+    name = "canary"
+
+    def walk(self, inputs: Inputs, draft: Draft, *, stable: str, canary: str) -> StepPlan:
+        spec = inputs.spec
+        assert spec.strategy.canary is not None
+        steps = spec.strategy.canary.steps
+        status = draft.status
+        index = status.current_step_index or 0
+
+        if status.promote_full:
+            status.promote_full = False
+            if index < len(steps):
+                draft.record(
+                    "PromotedFull",
+                    "remaining steps skipped by promote --full",
+                    revision=canary,
+                    step=index,
+                )
+            index = len(steps)
+            draft.status.pause_conditions = []
+        if status.promote_step is not None and status.promote_step != index:
+            draft.record(
+                "PromoteIgnored",
+                f"promote for step {status.promote_step} ignored: the rollout is at step {index}",
+                revision=canary,
+                step=index,
+            )
+            status.promote_step = None
+
+        while index < len(steps):
+            step = steps[index]
+            weight = self._weight_at(steps, index)
+            canary_target, stable_target = self._targets(inputs, steps, index, weight)
+            label = f"step {index + 1}/{len(steps)} {_describe(step)}"
+            done, plan = self._step(
+                inputs,
+                draft,
+                step,
+                index=index,
+                weight=weight,
+                canary_target=canary_target,
+                stable_target=stable_target,
+                canary=canary,
+                label=label,
+            )
+            if not done:
+                status.current_step_index = index
+                return plan
+            if spec.paused:
+                status.current_step_index = index
+                return StepPlan(
+                    weight,
+                    canary_target,
+                    stable_target,
+                    False,
+                    False,
+                    f"{label}: done; paused (rollout resume to continue)",
+                )
+            if status.promote_step == index:
+                draft.record("StepPromoted", f"{label} promoted", revision=canary, step=index)
+            else:
+                draft.record("StepCompleted", f"{label} completed", revision=canary, step=index)
+            index += 1
+            status.current_step_index = index
+            status.step_started_at = draft.now
+            status.promote_step = None
+
+        status.current_step_index = index
+        replicas = spec.replicas
+        ready = (
+            inputs.world.replicas(canary) == replicas and inputs.world.available(canary) >= replicas
+        )
+        return StepPlan(
+            weight=100,
+            canary_target=replicas,
+            # The old stable keeps its pods; it is scaled down after scaleDownDelaySeconds.
+            stable_target=inputs.world.replicas(stable),
+            promote=ready and not spec.paused,
+            waiting_for_pods=not ready,
+            message=(
+                f"all steps done: waiting for canary pods "
+                f"({inputs.world.available(canary)}/{replicas} available)"
+            ),
+        )
+
+    def _step(
+        self,
+        inputs: Inputs,
+        draft: Draft,
+        step: CanaryStep,
+        *,
+        index: int,
+        weight: int,
+        canary_target: int,
+        stable_target: int,
+        canary: str,
+        label: str,
+    ) -> tuple[bool, StepPlan]:
+        world, status = inputs.world, draft.status
+
+        def waiting(message: str, *, pods: bool, at: datetime | None = None) -> StepPlan:
+            return StepPlan(weight, canary_target, stable_target, False, pods, message, at)
+
+        if step.set_weight is not None or step.set_canary_scale is not None:
+            reached = (
+                world.replicas(canary) == canary_target
+                and world.available(canary) >= canary_target
+                # Without a router the stable must also have shrunk to its share.
+                and (
+                    inputs.traffic_routing
+                    or world.replicas(draft.status.stable_revision) <= stable_target
+                )
+            )
+            if inputs.traffic_routing:
+                verified = world.weights
+                reached = (
+                    reached
+                    and verified is not None
+                    and (verified.canary.revision == canary and verified.canary.weight == weight)
+                )
+            if reached:
+                return True, waiting("", pods=False)
+            return False, waiting(
+                f"{label}: waiting for canary pods "
+                f"({world.available(canary)}/{canary_target} available)",
+                pods=True,
+            )
+
+        if step.pause is not None:
+            condition = draft.pause(PauseReason.CANARY_PAUSE_STEP)
+            if status.promote_step == index:
+                draft.unpause(PauseReason.CANARY_PAUSE_STEP)
+                return True, waiting("", pods=False)
+            if step.pause.duration is None:
+                return False, waiting(
+                    f"{label}: waiting for promote (rollout promote {inputs.name})", pods=False
+                )
+            ends = condition.start_time + timedelta(seconds=step.pause.duration)
+            if draft.now >= ends:
+                draft.unpause(PauseReason.CANARY_PAUSE_STEP)
+                return True, waiting("", pods=False)
+            left = (ends - draft.now).total_seconds()
+            return False, waiting(f"{label}: {left:.0f}s left", pods=False, at=ends)
+
+        # An analysis step: held until the analysis engine lands. Never passed silently.
+        draft.pause(PauseReason.ANALYSIS_PENDING)
+        if status.promote_step == index:
+            draft.unpause(PauseReason.ANALYSIS_PENDING)
+            return True, waiting("", pods=False)
+        return False, waiting(
+            f"{label}: analysis is not evaluated by this version; "
+            f"rollout promote {inputs.name} to continue",
+            pods=False,
+        )
+
+    @staticmethod
+    def _weight_at(steps: list[CanaryStep], index: int) -> int:
+        for step in reversed(steps[: index + 1]):
+            if step.set_weight is not None:
+                return step.set_weight
+        return 0
+
+    @staticmethod
+    def _targets(
+        inputs: Inputs, steps: list[CanaryStep], index: int, weight: int
+    ) -> tuple[int, int]:
+        """(canary, stable) replica targets at this step."""
+        replicas = inputs.spec.replicas
+        if not inputs.traffic_routing:
+            canary = canary_replicas_for_weight(replicas, weight)
+            return canary, replicas - canary
+        # With a router the stable stays at full size, so an abort is one weight write.
+        for step in reversed(steps[: index + 1]):
+            scale = step.set_canary_scale
+            if scale is None:
+                continue
+            if scale.replicas is not None:
+                return scale.replicas, replicas
+            if scale.weight is not None:
+                return canary_replicas_for_weight(replicas, scale.weight), replicas
+            break  # matchTrafficWeight
+        return canary_replicas_for_weight(replicas, weight), replicas

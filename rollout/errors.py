@@ -5,6 +5,8 @@
     ├── KubeError                     the API server refused or failed (carries verb, kind, name)
     │   ├── NotFoundError             404
     │   ├── ConflictError             409: stale resourceVersion or AlreadyExists; re-read and retry
+    │   ├── GoneError                 410: a watch's resourceVersion is too old; list again
+    │   ├── ForbiddenError            401/403: RBAC said no
     │   └── TransientKubeError        5xx, timeouts, dropped connections: retry with backoff
     └── RegistryError                 an adapter (router, strategy, provider) is not installed
 
@@ -79,6 +81,10 @@ class ConflictError(KubeError):
 
 class TransientKubeError(KubeError):
     """5xx, timeouts, dropped connections: nothing is known to have happened; retry with backoff."""
+
+
+class GoneError(KubeError):
+    """410: the watch cannot resume from that resourceVersion; list again and watch from there."""
 
 
 class ForbiddenError(KubeError):

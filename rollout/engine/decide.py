@@ -106,7 +106,9 @@ def decide(inputs: Inputs) -> Decision:
     # 4. Weights (only a traffic router sets them; without one they follow pod counts).
     if inputs.traffic_routing:
         canary_rev = current if current != stable and not status.abort else stable
-        weight = plan.weight if canary_rev != stable else 0
+        # A revision with no available pods gets no traffic, whatever the step says.
+        has_pods = world.available(canary_rev) > 0
+        weight = plan.weight if canary_rev != stable and has_pods else 0
         verified = world.weights
         if (
             verified is None
@@ -254,7 +256,9 @@ def _plan(inputs: Inputs, draft: Draft) -> _Plan:
             inputs, draft, keep={stable} if stable_back else {stable, current}
         )
         if not stable_back:
-            targets[current] = world.replicas(current)
+            # Keep the canary pods that serve, drop the ones still starting: a canary must not
+            # gain pods (and, without a router, traffic share) while the update is aborted.
+            targets[current] = min(world.replicas(current), world.available(current))
         targets[stable] = replicas
         message = f"aborted: {status.abort_message} (rollout retry {inputs.name} to try again)"
         return _Plan(targets, 0, world.available(stable) < replicas, message)

@@ -87,6 +87,8 @@ class Sim:
     )
     weights: TrafficWeights | None = None
     never_ready: set[str] = field(default_factory=set)
+    slow: set[str] = field(default_factory=set)
+    """Revisions whose pods become ready one per reconcile."""
     decisions: list[Decision] = field(default_factory=list)
     log: list[str] = field(default_factory=list)
 
@@ -157,6 +159,8 @@ class Sim:
         """Pods become ready at once, except those of never-ready revisions."""
         for rev, state in self.revisions.items():
             ready = 0 if rev in self.never_ready else state.replicas
+            if rev in self.slow:
+                ready = min(ready, state.available + 1)
             self.revisions[rev] = replace(state, available=ready, ready=ready)
 
     def run(self, *, seconds: float = 120, tick: float = 0.5,

@@ -1,0 +1,43 @@
+# The two commands a new machine needs: `make demo` and `make test`. Each installs what it needs
+# into .venv first (once; again when pyproject.toml changes).
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PYTHON ?= python3
+
+.PHONY: install demo test pytest lint typecheck crd bench check clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/rollout demo
+
+# What CI runs (.ci/run): style, types, then the whole test suite.
+test: install lint typecheck pytest
+
+pytest: install
+	$(BIN)/pytest -q
+
+lint: install
+	$(BIN)/ruff check rollout strategies meshes dashboards tests
+	$(BIN)/ruff format --check rollout strategies meshes dashboards tests
+
+typecheck: install
+	$(BIN)/mypy
+
+crd: install
+	$(BIN)/python -m rollout.crd
+
+bench: install
+	$(BIN)/python -m tests.bench.canary_bench --rollouts 100 1000
+
+check: test
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,0 +1,226 @@
+"""The demo: a sandbox cluster, the controller, and two releases of a service called `demo`.
+
+1. v1 is deployed; the image is set to v2 and the canary walks its steps (setWeight 20,
+   pause 3s, setWeight 50, pause until promoted). The demo promotes it at the manual pause, as
+   a person would with `rollout promote demo`, and the rollout ends Healthy on v2.
+2. The image is set to v3, whose pods never become ready: the rollout stops at its progress
+   deadline and rolls back to v2.
+
+Progress is printed as it happens, one line per change, read from the cluster (not from the
+controller's memory): exactly what `rollout get demo` would show.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from typing import Any, TextIO
+
+from rollout import labels
+from rollout.api import RolloutsAPI
+from rollout.install import install_crds
+from rollout.kube import ROLLOUTS, SERVICES, Kube
+from rollout.kube.client import Obj
+
+NAMESPACE = "default"
+NAME = "demo"
+NEVER_READY = "sandbox.rollout.dev/never-ready"
+
+
+def demo_rollout(image: str) -> Obj:
+    return {
+        "apiVersion": "rollout.dev/v1alpha1",
+        "kind": "Rollout",
+        "metadata": {"name": NAME, "namespace": NAMESPACE},
+        "spec": {
+            "replicas": 5,
+            "selector": {"matchLabels": {"app": NAME}},
+            "progressDeadlineSeconds": 8,
+            "template": {
+                "metadata": {"labels": {"app": NAME}},
+                "spec": {
+                    "containers": [
+                        {"name": "app", "image": image, "ports": [{"containerPort": 8080}]}
+                    ]
+                },
+            },
+            "strategy": {
+                "canary": {
+                    "stableService": f"{NAME}-stable",
+                    "canaryService": f"{NAME}-canary",
+                    "scaleDownDelaySeconds": 5,
+                    "steps": [
+                        {"setWeight": 20},
+                        {"pause": {"duration": "3s"}},
+                        {"setWeight": 50},
+                        {"pause": {}},
+                    ],
+                }
+            },
+        },
+    }
+
+
+def service(name: str) -> Obj:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": NAMESPACE},
+        "spec": {"selector": {"app": NAME}, "ports": [{"port": 80, "targetPort": 8080}]},
+    }
+
+
+class Printer:
+    """One line per visible change of the rollout."""
+
+    def __init__(self, api: RolloutsAPI, out: TextIO) -> None:
+        self.api, self.out = api, out
+        self.started = time.monotonic()
+        self.last: tuple[Any, ...] | None = None
+
+    def line(self, text: str) -> None:
+        print(f"{time.monotonic() - self.started:6.1f}s  {text}", file=self.out, flush=True)
+
+    def show(self, rollout: Obj) -> None:
+        status = rollout.get("status") or {}
+        steps = rollout["spec"]["strategy"]["canary"]["steps"]
+        index = status.get("currentStepIndex")
+        step = (
+            f"step {index + 1}/{len(steps)} {_step_text(steps[index])}"
+            if index is not None and index < len(steps)
+            else "all steps done"
+        )
+        weights = (status.get("canary") or {}).get("weights") or {}
+        weight = (
+            f"traffic stable {weights.get('stable', {}).get('weight', '-'):>3}% / "
+            f"canary {weights.get('canary', {}).get('weight', '-'):>3}%"
+        )
+        pods = "  ".join(_pods(d) for d in self.api.revisions(NAMESPACE, NAME))
+        state = (status.get("phase"), step, weight, pods, status.get("message"))
+        if state != self.last:
+            self.last = state
+            self.line(f"{status.get('phase', '-'):<11} {step:<26} {weight}   {pods}")
+            if status.get("message"):
+                self.line(f"{'':<11} {status['message']}")
+
+
+def _step_text(step: Obj) -> str:
+    if "setWeight" in step:
+        return f"setWeight {step['setWeight']}"
+    if "pause" in step:
+        duration = step["pause"].get("duration")
+        return f"pause {duration}" if duration else "pause (until promoted)"
+    return next(iter(step))
+
+
+def _pods(deployment: Obj) -> str:
+    image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+    available = (deployment.get("status") or {}).get("availableReplicas") or 0
+    return f"{image.rsplit(':', 1)[-1]} {available}/{deployment['spec'].get('replicas', 0)}"
+
+
+def wait_for(
+    printer: Printer,
+    until: Callable[[Obj], bool],
+    *,
+    timeout: float,
+    on_change: Callable[[Obj], None] | None = None,
+) -> Obj:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rollout = printer.api.get(NAMESPACE, NAME)
+        printer.show(rollout)
+        if on_change is not None:
+            on_change(rollout)
+        if until(rollout):
+            return rollout
+        time.sleep(0.2)
+    raise TimeoutError(f"the demo rollout did not get there in {timeout:.0f}s")
+
+
+def phase(name: str) -> Callable[[Obj], bool]:
+    def check(rollout: Obj) -> bool:
+        status = rollout.get("status") or {}
+        fresh = status.get("observedGeneration") == rollout["metadata"].get("generation")
+        return fresh and status.get("phase") == name
+
+    return check
+
+
+def run_demo(*, out: TextIO = sys.stdout, ready_delay: float = 1.0) -> int:
+    from rollout.reconciler.controller import Controller  # noqa: PLC0415
+    from rollout.sandbox import start_sandbox  # noqa: PLC0415
+
+    sandbox = start_sandbox(ready_delay=ready_delay)
+    kube = Kube(sandbox.api_client())
+    controller = Controller(kube, workers=2)
+    try:
+        install_crds(kube)
+        controller.start()
+        api = RolloutsAPI(kube)
+        printer = Printer(api, out)
+        printer.line(f"sandbox cluster at {sandbox.url}; controller started")
+        for name in (NAME, f"{NAME}-stable", f"{NAME}-canary"):
+            kube.create(SERVICES, service(name), namespace=NAMESPACE)
+        kube.create(ROLLOUTS, demo_rollout("demo:v1"), namespace=NAMESPACE)
+        printer.line("created Rollout demo with image demo:v1")
+        wait_for(printer, phase("Healthy"), timeout=60)
+
+        printer.line("== release 1: demo:v2, a good version ==")
+        api.set_image(NAMESPACE, NAME, "app", "demo:v2")
+        promoted: list[int] = []
+
+        def promote_at_manual_pause(rollout: Obj) -> None:
+            status = rollout.get("status") or {}
+            waiting = any(
+                c.get("reason") == "CanaryPauseStep" for c in status.get("pauseConditions") or []
+            )
+            if waiting and status.get("currentStepIndex") == 3 and not promoted:
+                printer.line("-> rollout promote demo   (the demo acts as the person on call)")
+                api.promote(NAMESPACE, NAME)
+                promoted.append(1)
+
+        done = wait_for(
+            printer,
+            lambda r: phase("Healthy")(r) and bool(promoted),
+            timeout=120,
+            on_change=promote_at_manual_pause,
+        )
+        stable_v2 = done["status"]["stableRevision"]
+        wait_for(
+            printer,
+            lambda r: (
+                len([d for d in api.revisions(NAMESPACE, NAME) if d["spec"].get("replicas")]) == 1
+            ),
+            timeout=60,
+        )
+        printer.line(f"v2 is stable (revision {stable_v2}); v1 scaled to 0 after the delay")
+
+        printer.line("== release 2: demo:v3, whose pods never become ready ==")
+        rollout = api.get(NAMESPACE, NAME)
+        template = rollout["spec"]["template"]
+        template["metadata"].setdefault("annotations", {})[NEVER_READY] = "true"
+        template["spec"]["containers"][0]["image"] = "demo:v3"
+        kube.patch(ROLLOUTS, NAME, {"spec": {"template": template}}, namespace=NAMESPACE)
+        failed = wait_for(printer, phase("Degraded"), timeout=60)
+        wait_for(
+            printer,
+            lambda r: all(
+                d["spec"].get("replicas") == 0
+                for d in api.revisions(NAMESPACE, NAME)
+                if (d["metadata"].get("labels") or {}).get(labels.REVISION) != stable_v2
+            ),
+            timeout=60,
+        )
+        ok = failed["status"]["stableRevision"] == stable_v2
+        printer.line(
+            f"rolled back: stable is still {stable_v2}; reason: "
+            f"{failed['status'].get('abortMessage', '')}"
+        )
+        printer.line("demo finished" if ok else "demo FAILED: stable revision changed")
+        return 0 if ok else 1
+    finally:
+        controller.stop()
+        kube.close()
+        sandbox.stop()

@@ -1,0 +1,264 @@
+"""`Kube`: JSON in, JSON out, over the official client's HTTP machinery.
+
+We use the client's own request path (`ApiClient.param_serialize` + `call_api`: kubeconfig,
+in-cluster config, auth and TLS all as the client does them) but keep objects as plain dicts:
+deserialising into the generated model classes is slow and loses unknown fields.
+
+Every failure becomes one of our `KubeError`s (see rollout.errors), carrying the verb and target.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import logging
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import urllib3
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+from kubernetes.watch.watch import iter_resp_lines
+
+from rollout.errors import (
+    ConflictError,
+    ForbiddenError,
+    GoneError,
+    KubeError,
+    NotFoundError,
+    TransientKubeError,
+)
+from rollout.kube.kinds import Kind
+
+log = logging.getLogger(__name__)
+
+PatchType = Literal["merge", "json", "strategic"]
+_CONTENT_TYPES = {
+    "merge": "application/merge-patch+json",
+    "json": "application/json-patch+json",
+    "strategic": "application/strategic-merge-patch+json",
+}
+Obj = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class WatchEvent:
+    type: str  # ADDED | MODIFIED | DELETED | BOOKMARK
+    object: Obj
+
+
+class Kube:
+    """A thin, typed facade over one cluster. Thread-safe (urllib3 pools are)."""
+
+    def __init__(self, api_client: Any, *, request_timeout: float = 30.0) -> None:
+        self._api = api_client
+        self._timeout = request_timeout
+        self._lock = threading.Lock()
+        self.requests: Counter[str] = Counter()  # verb -> count, for metrics and benchmarks
+
+    @classmethod
+    def from_config(cls, *, kubeconfig: str | None = None, context: str | None = None) -> Kube:
+        """From a kubeconfig (path, $KUBECONFIG or ~/.kube/config), else in-cluster config."""
+        configuration = k8s.Configuration()
+        try:
+            k8s_config.load_kube_config(  # type: ignore[no-untyped-call]  # untyped upstream
+                config_file=kubeconfig, context=context, client_configuration=configuration
+            )
+        except (k8s_config.ConfigException, FileNotFoundError, TypeError) as err:
+            if kubeconfig or context:
+                raise KubeError(f"cannot load kubeconfig: {err}") from None
+            try:
+                k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+            except k8s_config.ConfigException:
+                raise KubeError(
+                    "no cluster configured: no kubeconfig found and not running in a cluster"
+                ) from None
+        return cls(k8s.ApiClient(configuration))
+
+    @staticmethod
+    def context_namespace(*, kubeconfig: str | None = None, context: str | None = None) -> str:
+        """The namespace of the kubeconfig's (current or named) context, else `default`."""
+        try:
+            contexts, active = k8s_config.list_kube_config_contexts(  # type: ignore[no-untyped-call]
+                config_file=kubeconfig
+            )
+        except (k8s_config.ConfigException, OSError, TypeError):
+            return "default"  # in-cluster or no kubeconfig: as kubectl does
+        if context:
+            active = next((c for c in contexts if c["name"] == context), active)
+        return str((active or {}).get("context", {}).get("namespace") or "default")
+
+    def close(self) -> None:
+        self._api.close()
+
+    # -- verbs -----------------------------------------------------------------------------
+    def get(self, kind: Kind, name: str, *, namespace: str | None = None) -> Obj:
+        return self._call("get", "GET", kind.path(namespace=namespace, name=name))
+
+    def list(
+        self,
+        kind: Kind,
+        *,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> tuple[builtins.list[Obj], str]:
+        """Items and the list's resourceVersion (to watch from)."""
+        query = _query(labelSelector=label_selector, fieldSelector=field_selector)
+        result = self._call("list", "GET", kind.path(namespace=namespace), query=query)
+        return list(result.get("items") or []), str(result["metadata"].get("resourceVersion", ""))
+
+    def create(self, kind: Kind, body: Obj, *, namespace: str | None = None) -> Obj:
+        return self._call("create", "POST", kind.path(namespace=namespace), body=body)
+
+    def replace(
+        self, kind: Kind, body: Obj, *, namespace: str | None = None, sub: str | None = None
+    ) -> Obj:
+        """PUT: guarded by body.metadata.resourceVersion (409 ConflictError when stale)."""
+        name = body["metadata"]["name"]
+        path = kind.path(namespace=namespace, name=name, sub=sub)
+        return self._call("update", "PUT", path, body=body)
+
+    def patch(
+        self,
+        kind: Kind,
+        name: str,
+        patch: Obj | builtins.list[Obj],
+        *,
+        namespace: str | None = None,
+        sub: str | None = None,
+        patch_type: PatchType = "merge",
+    ) -> Obj:
+        """A merge patch carrying metadata.resourceVersion is guarded like a PUT."""
+        path = kind.path(namespace=namespace, name=name, sub=sub)
+        return self._call(
+            "patch", "PATCH", path, body=patch, content_type=_CONTENT_TYPES[patch_type]
+        )
+
+    def delete(self, kind: Kind, name: str, *, namespace: str | None = None) -> None:
+        self._call("delete", "DELETE", kind.path(namespace=namespace, name=name))
+
+    def watch(
+        self,
+        kind: Kind,
+        *,
+        namespace: str | None = None,
+        resource_version: str = "",
+        label_selector: str | None = None,
+        timeout_seconds: int = 300,
+    ) -> Iterator[WatchEvent]:
+        """Events after `resource_version` until the server ends the stream.
+        Raises GoneError (410) when that version is too old: list again."""
+        query = _query(
+            watch="true",
+            resourceVersion=resource_version or None,
+            labelSelector=label_selector,
+            timeoutSeconds=str(timeout_seconds),
+            allowWatchBookmarks="true",
+        )
+        path = kind.path(namespace=namespace)
+        response = self._send("watch", "GET", path, query=query, timeout=timeout_seconds + 10)
+        raw = response.response
+        try:
+            for line in iter_resp_lines(raw):  # type: ignore[no-untyped-call]
+                if not line:
+                    continue
+                event = json.loads(line)
+                if event.get("type") == "ERROR":
+                    status = event.get("object") or {}
+                    raise _error(int(status.get("code") or 500), status, "watch", path)
+                yield WatchEvent(event["type"], event["object"])
+        except (urllib3.exceptions.HTTPError, OSError) as err:
+            raise TransientKubeError(
+                f"watch {path} ended: {err}", verb="watch", target=path
+            ) from None
+        finally:
+            raw.release_conn()
+
+    # -- plumbing --------------------------------------------------------------------------
+    def _call(
+        self,
+        verb: str,
+        method: str,
+        path: str,
+        *,
+        query: builtins.list[tuple[str, str]] | None = None,
+        body: Any = None,
+        content_type: str | None = None,
+    ) -> Obj:
+        response = self._send(
+            verb,
+            method,
+            path,
+            query=query,
+            body=body,
+            content_type=content_type,
+            timeout=self._timeout,
+        )
+        try:
+            data = response.read()
+        except (urllib3.exceptions.HTTPError, OSError) as err:
+            raise TransientKubeError(f"{verb} {path}: {err}", verb=verb, target=path) from None
+        return json.loads(data) if data else {}
+
+    def _send(
+        self,
+        verb: str,
+        method: str,
+        path: str,
+        *,
+        query: builtins.list[tuple[str, str]] | None = None,
+        body: Any = None,
+        content_type: str | None = None,
+        timeout: float,
+    ) -> Any:
+        headers = {"Accept": "application/json"}
+        if content_type or body is not None:
+            headers["Content-Type"] = content_type or "application/json"
+        with self._lock:
+            self.requests[verb] += 1
+        try:
+            request = self._api.param_serialize(
+                method=method,
+                resource_path=path,
+                query_params=query or [],
+                header_params=headers,
+                body=body,
+                auth_settings=["BearerToken"],
+            )
+            response = self._api.call_api(*request, _request_timeout=timeout)
+        except k8s.ApiException as err:
+            raise _error(err.status or 0, _body(err.body), verb, path) from None
+        except (urllib3.exceptions.HTTPError, OSError) as err:
+            raise TransientKubeError(f"{verb} {path}: {err}", verb=verb, target=path) from None
+        if not 200 <= response.status < 300:
+            raise _error(response.status, _body(response.read()), verb, path)
+        return response
+
+
+def _query(**params: str | None) -> builtins.list[tuple[str, str]]:
+    return [(k, v) for k, v in params.items() if v is not None]
+
+
+def _body(data: Any) -> Obj:
+    try:
+        parsed = json.loads(data) if data else {}
+    except (ValueError, TypeError):
+        return {"message": str(data)[:500]}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def _error(code: int, status: Obj, verb: str, path: str) -> KubeError:
+    message = f"{verb} {path}: {code} {status.get('reason', '')}: {status.get('message', '')}"
+    kinds: dict[int, type[KubeError]] = {
+        404: NotFoundError,
+        409: ConflictError,
+        410: GoneError,
+        401: ForbiddenError,
+        403: ForbiddenError,
+    }
+    cls = kinds.get(code) or (TransientKubeError if code >= 500 or code in (0, 429) else KubeError)
+    return cls(message, status=code, verb=verb, target=path)

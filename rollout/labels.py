@@ -1,0 +1,12 @@
+"""Labels and annotations the controller puts on the objects it owns or steers."""
+
+NAME = "rollout.dev/name"
+"""On each revision's Deployment: the Rollout it belongs to."""
+REVISION = "rollout.dev/revision-hash"
+"""On pods, revision Deployments and pinned Service selectors: the revision (template hash)."""
+REVISION_NUMBER = "rollout.dev/revision"
+"""On revision Deployments: the revision's number (1, 2, 3 ...), used by `rollout undo`."""
+MANAGED_BY = "rollout.dev/managed-by"
+"""On Services whose selector we pin: the Rollout that pins it."""
+RESTARTED_AT = "rollout.dev/restartedAt"
+"""On a revision's pod template: stamped by `rollout restart` to roll its pods."""

@@ -1,0 +1,181 @@
+"""The controller process: caches, a work queue, workers, and timers.
+
+Timers live in APScheduler but are never the source of truth: each reconcile returns the next
+time the Rollout needs looking at (from timestamps in its status), and the timer is set to that.
+After a restart the first list of Rollouts reconciles every one of them, which sets every timer
+again; nothing is lost with the process.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from rollout import labels, registry
+from rollout.errors import ConflictError, KubeError
+from rollout.kube import DEPLOYMENTS, ROLLOUTS, SERVICES, Kube
+from rollout.kube.client import Obj
+from rollout.models import Rollout
+from rollout.reconciler.informer import Informer
+from rollout.reconciler.queue import WorkQueue
+from rollout.reconciler.reconcile import Caches, RolloutReconciler
+from rollout.routing import TrafficRouter
+
+log = logging.getLogger(__name__)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Controller:
+    def __init__(
+        self,
+        kube: Kube,
+        *,
+        namespace: str | None = None,
+        workers: int = 4,
+        clock: Callable[[], datetime] = utcnow,
+        max_backoff: float = 30.0,
+    ) -> None:
+        self._kube = kube
+        self._workers = workers
+        self._max_backoff = max_backoff
+        self.queue = WorkQueue()
+        self._failures: dict[str, int] = {}
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._routers: dict[str, TrafficRouter] = {}
+        self._service_users: dict[str, set[str]] = {}
+        self.reconcile_seconds: deque[float] = deque(maxlen=100_000)  # for benchmarks
+        self.reconciles = 0
+        self._scheduler = BackgroundScheduler(timezone=UTC)
+        self.caches = Caches(
+            rollouts=Informer(kube, ROLLOUTS, namespace=namespace, on_change=self._on_rollout),
+            deployments=Informer(
+                kube,
+                DEPLOYMENTS,
+                namespace=namespace,
+                label_selector=labels.NAME,
+                index_label=labels.NAME,
+                on_change=self._on_owned,
+            ),
+            services=Informer(kube, SERVICES, namespace=namespace, on_change=self._on_service),
+        )
+        self._reconciler = RolloutReconciler(
+            kube, self.caches, clock=clock, router_for=self._router_for
+        )
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self, *, sync_timeout: float = 60.0) -> None:
+        self._scheduler.start()
+        for informer in (self.caches.deployments, self.caches.services, self.caches.rollouts):
+            informer.start()
+        for informer in (self.caches.deployments, self.caches.services, self.caches.rollouts):
+            if not informer.synced.wait(sync_timeout):
+                raise KubeError(f"could not list {informer.kind.plural} in {sync_timeout:.0f}s")
+        for i in range(self._workers):
+            thread = threading.Thread(target=self._work, name=f"worker-{i}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        log.info("controller started with %d workers", self._workers)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.queue.close()
+        for informer in (self.caches.rollouts, self.caches.deployments, self.caches.services):
+            informer.stop()
+        self._scheduler.shutdown(wait=False)
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    def run_forever(self) -> None:
+        self.start()
+        try:
+            while not self._stop.wait(1.0):
+                pass
+        finally:
+            self.stop()
+
+    # -- events from the caches --------------------------------------------------------------
+    def _on_rollout(self, obj: Obj) -> None:
+        meta = obj["metadata"]
+        self.queue.add(f"{meta.get('namespace') or ''}/{meta['name']}")
+
+    def _on_owned(self, obj: Obj) -> None:
+        meta = obj["metadata"]
+        owner = (meta.get("labels") or {}).get(labels.NAME)
+        if owner:
+            self.queue.add(f"{meta.get('namespace') or ''}/{owner}")
+
+    def _on_service(self, obj: Obj) -> None:
+        meta = obj["metadata"]
+        for key in self._service_users.get(f"{meta.get('namespace') or ''}/{meta['name']}", ()):
+            self.queue.add(key)
+
+    # -- work ----------------------------------------------------------------------------------
+    def _router_for(self, rollout: Rollout) -> TrafficRouter:
+        name = "replicas"  # traffic routers other than replica ratios arrive with the meshes
+        canary = rollout.spec.strategy.canary
+        if canary is not None:
+            ns = rollout.metadata.namespace or ""
+            for svc in (canary.stable_service, canary.canary_service):
+                if svc:
+                    self._service_users.setdefault(f"{ns}/{svc}", set()).add(rollout.key)
+        if name not in self._routers:
+            self._routers[name] = registry.load("routers", name)(self._kube)
+        return self._routers[name]
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            key = self.queue.get(timeout=0.5)
+            if key is None:
+                continue
+            try:
+                self._process(key)
+            finally:
+                self.queue.done(key)
+
+    def _process(self, key: str) -> None:
+        namespace, _, name = key.partition("/")
+        started = time.perf_counter()
+        try:
+            requeue_at = self._reconciler.reconcile(namespace, name)
+        except ConflictError as err:
+            log.debug("%s: conflict, observing again: %s", key, err)
+            self._failures.pop(key, None)
+            self._schedule(key, utcnow() + timedelta(milliseconds=20), kind="retry")
+            return
+        except Exception as err:  # the outer boundary: one bad rollout never stalls the others
+            failures = self._failures.get(key, 0) + 1
+            self._failures[key] = failures
+            delay = min(0.1 * 2 ** (failures - 1), self._max_backoff)
+            if isinstance(err, KubeError):
+                log.warning("%s: %s (retry in %.1fs)", key, err, delay)
+            else:
+                log.exception("%s: reconcile failed (retry in %.1fs)", key, delay)
+            self._schedule(key, utcnow() + timedelta(seconds=delay), kind="retry")
+            return
+        finally:
+            self.reconcile_seconds.append(time.perf_counter() - started)
+            self.reconciles += 1
+        self._failures.pop(key, None)
+        if requeue_at is not None:
+            self._schedule(key, requeue_at, kind="timer")
+
+    def _schedule(self, key: str, at: datetime, *, kind: str) -> None:
+        self._scheduler.add_job(
+            self.queue.add,
+            "date",
+            run_date=at,
+            args=[key],
+            id=f"{kind}:{key}",
+            replace_existing=True,
+            misfire_grace_time=None,
+        )

@@ -1,0 +1,193 @@
+"""Reconciling one Rollout: observe, decide, persist the decision, act.
+
+The order is the crash-safety argument. The new status is written first, with the
+resourceVersion we read (a conflict means someone else wrote: we re-observe and decide again);
+only then are the actions carried out. A controller killed anywhere in between finds, on restart,
+a status that says what it meant to do and a world that shows how far it got; the engine derives
+the remaining actions from the two.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from rollout.engine import Decision, Inputs, decide, decide_invalid
+from rollout.errors import KubeError, NotFoundError, SpecError
+from rollout.kube import DEPLOYMENTS, EVENTS, ROLLOUTS, Kube
+from rollout.kube.client import Obj
+from rollout.models import HistoryEntry, Rollout, RolloutStatus
+from rollout.models.time import format_time
+from rollout.parsing import parse_rollout
+from rollout.reconciler.execute import Executor
+from rollout.reconciler.informer import Informer
+from rollout.reconciler.observe import build_world
+from rollout.routing import TrafficRouter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Caches:
+    rollouts: Informer
+    deployments: Informer
+    services: Informer
+
+    def remember(self, obj: Obj) -> None:
+        kind = obj.get("kind")
+        target = {
+            "Rollout": self.rollouts,
+            "Deployment": self.deployments,
+            "Service": self.services,
+        }.get(str(kind))
+        if target is not None:
+            target.write_through(obj)
+
+
+class RolloutReconciler:
+    def __init__(
+        self,
+        kube: Kube,
+        caches: Caches,
+        *,
+        clock: Callable[[], datetime],
+        router_for: Callable[[Rollout], TrafficRouter],
+    ) -> None:
+        self._kube = kube
+        self._caches = caches
+        self._clock = clock
+        self._router_for = router_for
+
+    def reconcile(self, namespace: str, name: str) -> datetime | None:
+        """One pass over one Rollout. Returns when to look again at the latest (or None)."""
+        raw = self._caches.rollouts.get(namespace, name)
+        if raw is None or raw["metadata"].get("deletionTimestamp"):
+            return None  # owner references let Kubernetes delete the revisions
+        now = self._clock()
+        generation = int(raw["metadata"].get("generation") or 1)
+        try:
+            status = RolloutStatus.model_validate(raw.get("status") or {})
+        except ValidationError as err:
+            log.error("%s/%s: unreadable status, not acting: %s", namespace, name, err)
+            return None
+        try:
+            rollout = parse_rollout({k: v for k, v in raw.items() if k != "status"})
+        except SpecError as err:
+            message = "; ".join(
+                f"{p.path}: {p.reason}" if p.path else p.reason for p in err.problems
+            )
+            self._persist(raw, status, decide_invalid(status, generation, message, now))
+            return None
+        rollout = rollout.model_copy(update={"status": status})
+
+        template, problem = self._template(rollout)
+        if problem:
+            decision = decide_invalid(
+                status, generation, problem, now, reason="WorkloadRefNotFound"
+            )
+            self._persist(raw, status, decision)
+            return None
+        assert template is not None
+
+        router = self._router_for(rollout)
+        canary = rollout.spec.strategy.canary
+        assert canary is not None
+        service_names = [s for s in (canary.stable_service, canary.canary_service) if s]
+        world = build_world(
+            rollout,
+            self._caches.deployments.by_index(namespace, name),
+            {s: self._caches.services.get(namespace, s) for s in service_names},
+            weights=router.read_weights(rollout) if router.exact_weights else None,
+            workload=self._workload(rollout),
+        )
+        decision = decide(
+            Inputs(
+                name=name,
+                spec=rollout.spec,
+                status=status,
+                generation=generation,
+                template=template,
+                world=world,
+                now=now,
+                traffic_routing=router.exact_weights,
+            )
+        )
+        self._persist(raw, status, decision)
+        Executor(self._kube, router, remember=self._caches.remember).run(rollout, decision.actions)
+        return decision.requeue_at
+
+    def _template(self, rollout: Rollout) -> tuple[dict[str, Any] | None, str]:
+        if rollout.spec.template is not None:
+            return rollout.spec.template.to_dict(), ""
+        workload = self._workload(rollout)
+        if workload is None:
+            ref = rollout.spec.workload_ref
+            return None, f"workloadRef: Deployment {ref.name if ref else '?'} not found"
+        template = (workload.get("spec") or {}).get("template")
+        if not isinstance(template, dict):
+            return None, "workloadRef: the Deployment has no pod template"
+        return template, ""
+
+    def _workload(self, rollout: Rollout) -> Obj | None:
+        ref = rollout.spec.workload_ref
+        if ref is None:
+            return None
+        try:
+            return self._kube.get(DEPLOYMENTS, ref.name, namespace=rollout.metadata.namespace)
+        except NotFoundError:
+            return None
+
+    def _persist(self, raw: Obj, old: RolloutStatus, decision: Decision) -> None:
+        """Write the status (guarded by the resourceVersion we read), then the events."""
+        new = decision.status.to_dict()
+        if new != old.to_dict():
+            body = copy.deepcopy(raw)
+            body["status"] = new
+            written = self._kube.replace(
+                ROLLOUTS, body, namespace=raw["metadata"].get("namespace"), sub="status"
+            )
+            self._caches.rollouts.write_through(written)
+            raw = written
+        for entry in decision.events:
+            self._event(raw, entry)
+
+    def _event(self, raw: Obj, entry: HistoryEntry) -> None:
+        meta = raw["metadata"]
+        warning = entry.reason in {
+            "RolloutAborted",
+            "ProgressDeadlineExceeded",
+            "InvalidSpec",
+            "WorkloadRefNotFound",
+        }
+        stamp = format_time(entry.time)
+        body = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"generateName": f"{meta['name']}.", "namespace": meta.get("namespace")},
+            "involvedObject": {
+                "apiVersion": raw.get("apiVersion"),
+                "kind": raw.get("kind"),
+                "name": meta["name"],
+                "namespace": meta.get("namespace"),
+                "uid": meta.get("uid"),
+                "resourceVersion": meta.get("resourceVersion"),
+            },
+            "reason": entry.reason,
+            "message": entry.message,
+            "type": "Warning" if warning else "Normal",
+            "firstTimestamp": stamp,
+            "lastTimestamp": stamp,
+            "count": 1,
+            "source": {"component": "rollout-controller"},
+            "reportingComponent": "rollout.dev/controller",
+        }
+        try:
+            self._kube.create(EVENTS, body, namespace=meta.get("namespace"))
+        except KubeError as err:  # events are informative; a lost one must not stall a rollout
+            log.warning("event %s for %s not recorded: %s", entry.reason, meta["name"], err)

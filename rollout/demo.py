@@ -84,6 +84,8 @@ class Printer:
 
     def show(self, rollout: Obj) -> None:
         status = rollout.get("status") or {}
+        if not status:
+            return  # the controller has not looked at it yet
         steps = rollout["spec"]["strategy"]["canary"]["steps"]
         index = status.get("currentStepIndex")
         step = (
@@ -100,7 +102,7 @@ class Printer:
         state = (status.get("phase"), step, weight, pods, status.get("message"))
         if state != self.last:
             self.last = state
-            self.line(f"{status.get('phase', '-'):<11} {step:<26} {weight}   {pods}")
+            self.line(f"{status.get('phase', '-'):<11} {step:<32} {weight}   {pods}")
             if status.get("message"):
                 self.line(f"{'':<11} {status['message']}")
 
@@ -204,15 +206,18 @@ def run_demo(*, out: TextIO = sys.stdout, ready_delay: float = 1.0) -> int:
         template["spec"]["containers"][0]["image"] = "demo:v3"
         kube.patch(ROLLOUTS, NAME, {"spec": {"template": template}}, namespace=NAMESPACE)
         failed = wait_for(printer, phase("Degraded"), timeout=60)
-        wait_for(
-            printer,
-            lambda r: all(
-                d["spec"].get("replicas") == 0
-                for d in api.revisions(NAMESPACE, NAME)
-                if (d["metadata"].get("labels") or {}).get(labels.REVISION) != stable_v2
-            ),
-            timeout=60,
-        )
+
+        def rolled_back(rollout: Obj) -> bool:
+            for dep in api.revisions(NAMESPACE, NAME):
+                revision = (dep["metadata"].get("labels") or {}).get(labels.REVISION)
+                available = (dep.get("status") or {}).get("availableReplicas") or 0
+                if revision == stable_v2 and available < 5:
+                    return False
+                if revision != stable_v2 and dep["spec"].get("replicas"):
+                    return False
+            return True
+
+        wait_for(printer, rolled_back, timeout=60)
         ok = failed["status"]["stableRevision"] == stable_v2
         printer.line(
             f"rolled back: stable is still {stable_v2}; reason: "

@@ -321,6 +321,7 @@ class RolloutSpec(SpecModel):
             raise ValueError("give exactly one of template and workloadRef")
         if self.template is not None and not self.selector.matches(self.template.metadata.labels):
             raise ValueError(
-                "selector does not match template.metadata.labels; the pods would not be selected"
+                # "field: reason" lets parse_rollout point at spec.selector, not all of spec.
+                "selector: does not match template.metadata.labels; the pods would not be selected"
             )
         return self

@@ -97,8 +97,9 @@ class Sim:
         return self.rollout.status
 
     def world(self) -> World:
-        return World(revisions=dict(self.revisions), services=dict(self.services),
-                     weights=self.weights)
+        return World(
+            revisions=dict(self.revisions), services=dict(self.services), weights=self.weights
+        )
 
     def template(self) -> dict[str, Any]:
         assert self.rollout.spec.template is not None
@@ -114,9 +115,14 @@ class Sim:
 
     def inputs(self) -> Inputs:
         return Inputs(
-            name=self.rollout.metadata.name, spec=self.rollout.spec, status=self.status,
-            generation=self.rollout.metadata.generation or 1, template=self.template(),
-            world=self.world(), now=self.now, traffic_routing=self.traffic_routing,
+            name=self.rollout.metadata.name,
+            spec=self.rollout.spec,
+            status=self.status,
+            generation=self.rollout.metadata.generation or 1,
+            template=self.template(),
+            world=self.world(),
+            now=self.now,
+            traffic_routing=self.traffic_routing,
         )
 
     def step(self) -> Decision:
@@ -138,9 +144,9 @@ class Sim:
                     self.templates[rev] = t
             case ScaleRevision(revision=rev, replicas=r):
                 state = self.revisions[rev]
-                self.revisions[rev] = replace(state, replicas=r,
-                                              available=min(state.available, r),
-                                              ready=min(state.ready, r))
+                self.revisions[rev] = replace(
+                    state, replicas=r, available=min(state.available, r), ready=min(state.ready, r)
+                )
             case RenumberRevision(revision=rev, number=n):
                 self.revisions[rev] = replace(self.revisions[rev], number=n)
             case DeleteRevision(revision=rev):
@@ -148,8 +154,10 @@ class Sim:
             case PinService(service=svc, revision=rev):
                 self.services[svc] = rev
             case SetWeight(stable_revision=s, canary_revision=c, weight=w):
-                self.weights = TrafficWeights(stable=RevisionWeight(revision=s, weight=100 - w),
-                                              canary=RevisionWeight(revision=c, weight=w))
+                self.weights = TrafficWeights(
+                    stable=RevisionWeight(revision=s, weight=100 - w),
+                    canary=RevisionWeight(revision=c, weight=w),
+                )
             case RestartRevision() | ScaleWorkload():
                 pass
             case _:
@@ -163,8 +171,7 @@ class Sim:
                 ready = min(ready, state.available + 1)
             self.revisions[rev] = replace(state, available=ready, ready=ready)
 
-    def run(self, *, seconds: float = 120, tick: float = 0.5,
-            until: Any = None) -> None:
+    def run(self, *, seconds: float = 120, tick: float = 0.5, until: Any = None) -> None:
         """Reconcile every `tick` seconds of fake time until `until(sim)` or the time is up."""
         end = self.now + timedelta(seconds=seconds)
         while self.now < end:
@@ -177,9 +184,14 @@ class Sim:
 
     def promote(self) -> None:
         self.rollout = self.rollout.model_copy(
-            update={"status": self.status.model_copy(
-                update={"promote_step": self.status.current_step_index})})
+            update={
+                "status": self.status.model_copy(
+                    update={"promote_step": self.status.current_step_index}
+                )
+            }
+        )
 
     def request(self, **updates: Any) -> None:
         self.rollout = self.rollout.model_copy(
-            update={"status": self.status.model_copy(update=updates)})
+            update={"status": self.status.model_copy(update=updates)}
+        )

@@ -52,8 +52,13 @@ def test_v1_to_v2_walks_the_steps_and_ends_healthy() -> None:
     assert sim.revisions[v1].replicas == 0
     reasons = [h.reason for h in sim.status.history]
     assert reasons == [
-        "Deployed", "NewRevision", "StepCompleted", "StepCompleted", "StepCompleted",
-        "StepPromoted", "Promoted",
+        "Deployed",
+        "NewRevision",
+        "StepCompleted",
+        "StepCompleted",
+        "StepCompleted",
+        "StepPromoted",
+        "Promoted",
     ]
 
 

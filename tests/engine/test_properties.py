@@ -70,8 +70,14 @@ def apply_op(sim: Sim, op: tuple[str, object]) -> set[str]:
     return set()
 
 
-def check_invariants(sim: Sim, before: Sim | None, changes: set[str], prev_phase: Phase | None,
-                     prev_canary_weight: int | None, world_available: dict[str, int]) -> None:
+def check_invariants(
+    sim: Sim,
+    *,
+    changes: set[str],
+    prev_phase: Phase | None,
+    prev_canary_weight: int | None,
+    world_available: dict[str, int],
+) -> None:
     status = sim.status
     weights = status.canary.weights
     if weights is not None:
@@ -79,16 +85,22 @@ def check_invariants(sim: Sim, before: Sim | None, changes: set[str], prev_phase
         assert weights.canary.weight + weights.stable.weight == 100
         if weights.canary.weight > 0 and not world_available.get(weights.canary.revision, 0):
             # Pods died under traffic: this very decision must take the traffic away.
-            fixes = [a for a in sim.decisions[-1].actions
-                     if isinstance(a, SetWeight) and a.weight == 0]
+            fixes = [
+                a for a in sim.decisions[-1].actions if isinstance(a, SetWeight) and a.weight == 0
+            ]
             assert fixes, "traffic left on a revision with no available pods"
     for action in sim.decisions[-1].actions:
         if isinstance(action, SetWeight) and action.weight > 0:
             assert world_available.get(action.canary_revision, 0) > 0, "weight to no pods"
     # An aborted rollout never raises the canary's weight.
     aborted = status.abort and status.current_revision != status.stable_revision
-    if aborted and prev_canary_weight is not None and weights is not None \
-            and "new_revision" not in changes and "retry" not in changes:
+    if (
+        aborted
+        and prev_canary_weight is not None
+        and weights is not None
+        and "new_revision" not in changes
+        and "retry" not in changes
+    ):
         assert weights.canary.weight <= prev_canary_weight
     # Terminal phases are left only by a new revision or a retry (and Healthy by losing pods
     # or a pause).
@@ -98,7 +110,8 @@ def check_invariants(sim: Sim, before: Sim | None, changes: set[str], prev_phase
         assert changes & {"new_revision", "retry"} or not status.deadline_exceeded
     if prev_phase == Phase.HEALTHY and status.phase != Phase.HEALTHY:
         assert changes & {"new_revision", "pods_lost", "pause"}, (
-            f"left Healthy for {status.phase} with no cause: {status.message}")
+            f"left Healthy for {status.phase} with no cause: {status.message}"
+        )
     # Replica counts are never negative and the stable is never scaled below what is needed
     # while an update is aborted.
     assert all(s.replicas >= 0 for s in sim.revisions.values())
@@ -111,11 +124,18 @@ def run_program(program: list[tuple[str, object]], *, traffic_routing: bool) -> 
         changes = apply_op(sim, op)
         for _ in range(3):  # a few reconciles between operations, time moving a little
             prev_phase = sim.status.phase
-            prev_weight = sim.status.canary.weights.canary.weight \
-                if sim.status.canary.weights else None
+            prev_weight = (
+                sim.status.canary.weights.canary.weight if sim.status.canary.weights else None
+            )
             world_available = {r: s.available for r, s in sim.revisions.items()}
             sim.step()
-            check_invariants(sim, None, changes, prev_phase, prev_weight, world_available)
+            check_invariants(
+                sim,
+                changes=changes,
+                prev_phase=prev_phase,
+                prev_canary_weight=prev_weight,
+                world_available=world_available,
+            )
             sim.now += timedelta(seconds=1)
 
 

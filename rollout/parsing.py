@@ -1,0 +1,518 @@
+"""From untrusted text to a `Rollout`, naming every problem by field path and line.
+
+Owns: reading spec files (size checked before reading), splitting multi-document YAML so one
+broken document does not hide the others, refusing hostile YAML (deep nesting, alias bombs)
+before anything recursive walks it, and turning pydantic's errors into `SpecProblem`s with the
+YAML's camelCase paths (`spec.strategy.canary.steps[2].setWeight`) and plain-English reasons.
+`lint` and the controller both call `parse_rollout`, so they reject the same documents the same way.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import types
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Annotated, Any, Union, get_args, get_origin
+
+import yaml
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from rollout.errors import SpecError, SpecProblem
+from rollout.models import API_VERSION, KIND, Rollout
+
+try:  # libyaml is several times faster; the pure-Python loader behaves the same.
+    from yaml import CSafeLoader as _SafeLoader
+except ImportError:  # pragma: no cover - depends on how PyYAML was built
+    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
+
+MIB = 1024 * 1024
+MAX_FILE_BYTES = 10 * MIB
+MAX_DEPTH = 100
+MAX_VALUES = 1_000_000  # after expanding aliases; a real Rollout has a few hundred
+
+
+class _Loader(_SafeLoader):
+    """Safe, and read the way kubectl reads YAML: unquoted timestamps stay strings."""
+
+
+def _as_string(loader: _Loader, node: yaml.Node) -> str:
+    return str(node.value)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _as_string)
+# A bare `=` is the YAML 1.1 "value" type, which PyYAML cannot construct; kubectl reads a string.
+_Loader.add_constructor("tag:yaml.org,2002:value", _as_string)
+
+
+@dataclass(frozen=True)
+class Document:
+    """One YAML document of a file: its 1-based index, decoded data, and where it starts."""
+
+    index: int
+    data: object
+    line: int  # 1-based line in the file where the document's content starts
+    node: yaml.Node | None = field(default=None, repr=False, compare=False)
+    offset: int = field(default=0, repr=False)  # lines of the file before this document's text
+
+    def line_of(self, path: str) -> int:
+        """The line a field path points at, or the nearest enclosing node's line."""
+        node = self.node
+        if node is None:
+            return self.line
+        line = node.start_mark.line + 1
+        for token in _path_tokens(path):
+            child: yaml.Node | None = None
+            if isinstance(node, yaml.MappingNode) and isinstance(token, str):
+                for key, value in node.value:
+                    if isinstance(key, yaml.ScalarNode) and key.value == token:
+                        child, line = value, key.start_mark.line + 1
+            elif (
+                isinstance(node, yaml.SequenceNode)
+                and isinstance(token, int)
+                and token < len(node.value)
+            ):
+                child = node.value[token]
+                line = child.start_mark.line + 1
+            if child is None:
+                break
+            node = child
+        return line + self.offset
+
+
+# ---- reading and splitting ---------------------------------------------------------------
+
+
+def read_spec_file(path: str | Path) -> str:
+    """The file's text. Refuses (SpecError) files over 10 MiB *before* reading them, and
+    anything that is not UTF-8 text."""
+    label = str(path)
+    try:
+        size = Path(path).stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise SpecError([_too_big(size, label)])
+        with open(path, "rb") as stream:
+            # Read at most one byte past the limit: stat lies for pipes and devices.
+            raw = stream.read(MAX_FILE_BYTES + 1)
+    except OSError as err:
+        reason = f"cannot read: {err.strerror or err}"
+        raise SpecError([SpecProblem("", reason, file=label)]) from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise SpecError([_too_big(None, label)])
+    return decode_spec_bytes(raw, file=label)
+
+
+def decode_spec_bytes(raw: bytes, *, file: str) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        reason = f"not a text file: byte {err.start} is not valid UTF-8"
+        raise SpecError([SpecProblem("", reason, file=file)]) from None
+
+
+def _too_big(size: int | None, file: str) -> SpecProblem:
+    limit = f"the limit is {MAX_FILE_BYTES // MIB} MiB"
+    reason = f"file is {size / MIB:.1f} MiB; {limit}" if size else f"file is too large; {limit}"
+    return SpecProblem("", reason, file=file)
+
+
+# Lines as YAML counts them (str.splitlines also breaks at \v, \f and more, which YAML does not).
+_LINES = re.compile(
+    r"[^\r\n\x85\u2028\u2029]*(?:\r\n|[\r\n\x85\u2028\u2029])|[^\r\n\x85\u2028\u2029]+\Z"
+)
+
+
+def _is_marker(line: str) -> bool:
+    return line.startswith("---") and (len(line) == 3 or line[3] in " \t\r\n")
+
+
+def _has_content(lines: list[str]) -> bool:
+    return any(s and not s.startswith(("#", "%")) for s in (ln.strip() for ln in lines))
+
+
+def _split(text: str) -> list[tuple[int, str]]:
+    """(0-based first line, text) of each document. A `---` at the start of a line always starts
+    a document in YAML (content may not contain one), so splitting on it is exact; it lets one
+    document's syntax error leave the others readable."""
+    chunks: list[tuple[int, list[str]]] = [(0, [])]
+    for number, line in enumerate(_LINES.findall(text)):
+        if _is_marker(line):
+            chunks.append((number, []))
+        chunks[-1][1].append(line)
+    first_line, first = chunks[0]
+    if len(chunks) > 1 and not _has_content(first):
+        # Comments and directives before the first `---` belong to that document.
+        chunks = [(first_line, first + chunks[1][1]), *chunks[2:]]
+    return [(start, "".join(lines)) for start, lines in chunks]
+
+
+def scan_documents(text: str, *, file: str) -> tuple[list[Document], list[SpecProblem]]:
+    """Every readable document (empty ones skipped) and a problem for each unreadable one."""
+    if len(text) > MAX_FILE_BYTES:
+        return [], [_too_big(len(text.encode("utf-8", "replace")), file)]
+    documents: list[Document] = []
+    problems: list[SpecProblem] = []
+    index = 0
+    for offset, chunk in _split(text):
+        index += 1
+        where: dict[str, Any] = {"file": file, "document": index}
+        try:
+            shape = _shape_problem(chunk)
+            if shape is not None:
+                reason, line = shape
+                problems.append(SpecProblem("", reason, line=offset + line + 1, **where))
+                continue
+            loaded = _compose_and_construct(chunk)
+        except yaml.YAMLError as err:
+            problems.append(_yaml_problem(err, chunk, offset, **where))
+            continue
+        except RecursionError:  # belt and braces: the shape check should make this unreachable
+            reason = f"nested more than {MAX_DEPTH} levels deep"
+            problems.append(SpecProblem("", reason, line=offset + 1, **where))
+            continue
+        for n, (node, data) in enumerate(loaded):
+            if n:  # a chunk holds one document unless `...` ended one without a `---`
+                index += 1
+            doc = Document(index, data, offset + node.start_mark.line + 1, node, offset)
+            problems.extend(_duplicate_keys(doc, file))
+            if data is not None:
+                documents.append(doc)
+    return documents, problems
+
+
+def load_documents(text: str, *, file: str) -> list[tuple[int, object]]:
+    """(1-based index, data) of each non-empty document; SpecError if any is unreadable."""
+    documents, problems = scan_documents(text, file=file)
+    if problems:
+        raise SpecError(problems)
+    return [(doc.index, doc.data) for doc in documents]
+
+
+def _shape_problem(chunk: str) -> tuple[str, int] | None:
+    """(reason, 0-based line) if the chunk nests deeper than MAX_DEPTH or its aliases expand to
+    more than MAX_VALUES values. Works on the event stream, which PyYAML produces without
+    recursion, so a 100,000-level document cannot crash us here."""
+    loader = _Loader(chunk)
+    depth = values = 0
+    frames: list[list[Any]] = []  # [anchor, values at start, depth at start, deepest below]
+    extent: dict[str, tuple[int, int]] = {}  # anchor -> (values, levels)
+    try:
+        while loader.check_event():
+            event = loader.get_event()
+            reached = depth
+            if isinstance(event, yaml.CollectionStartEvent):
+                values += 1
+                depth += 1
+                reached = depth
+                frames.append([event.anchor, values, depth, depth])
+            elif isinstance(event, yaml.CollectionEndEvent):
+                anchor, start, start_depth, deepest = frames.pop()
+                if anchor is not None:
+                    extent[anchor] = (values - start + 1, deepest - start_depth + 1)
+                if frames:
+                    frames[-1][3] = max(frames[-1][3], deepest)
+                depth -= 1
+            elif isinstance(event, yaml.ScalarEvent):
+                values += 1
+                if event.anchor is not None:
+                    extent[event.anchor] = (1, 0)
+            elif isinstance(event, yaml.AliasEvent):
+                size, levels = extent.get(event.anchor or "", (1, 0))
+                values += size
+                reached = depth + levels
+                if frames:
+                    frames[-1][3] = max(frames[-1][3], reached)
+            if reached > MAX_DEPTH:
+                return f"nested more than {MAX_DEPTH} levels deep", _mark_line(event)
+            if values > MAX_VALUES:
+                reason = f"more than {MAX_VALUES:,} values once aliases are expanded"
+                return reason, _mark_line(event)
+    finally:
+        loader.dispose()
+    return None
+
+
+def _mark_line(event: yaml.Event | None) -> int:
+    mark = getattr(event, "start_mark", None)
+    return int(mark.line) if mark is not None else 0
+
+
+def _compose_and_construct(chunk: str) -> list[tuple[yaml.Node, object]]:
+    loader = _Loader(chunk)
+    try:
+        out: list[tuple[yaml.Node, object]] = []
+        while loader.check_node():
+            node = loader.get_node()
+            if node is not None:
+                out.append((node, loader.construct_document(node)))
+        return out
+    finally:
+        loader.dispose()
+
+
+def _yaml_problem(
+    err: yaml.YAMLError, chunk: str, offset: int, *, file: str, document: int
+) -> SpecProblem:
+    line = offset + 1
+    if isinstance(err, yaml.MarkedYAMLError):
+        reason = f"invalid YAML: {err.problem or err}"
+        if err.context:
+            reason += f" ({err.context})"
+        mark = err.problem_mark or err.context_mark
+        at_end = mark is not None and mark.line >= chunk.count("\n")
+        if at_end and err.context_mark is not None:
+            mark = err.context_mark  # at end of input, where the unclosed thing began helps more
+        if mark is not None:
+            line = offset + mark.line + 1
+    elif isinstance(err, yaml.reader.ReaderError):
+        code = ord(err.character) if isinstance(err.character, str) else int(err.character)
+        reason = f"invalid YAML: character #x{code:04x} is not allowed ({err.reason})"
+        line = offset + chunk.count("\n", 0, max(err.position, 0)) + 1
+    else:
+        reason = f"invalid YAML: {err}"
+    return SpecProblem("", reason, file=file, document=document, line=line)
+
+
+def _duplicate_keys(doc: Document, file: str) -> list[SpecProblem]:
+    """kubectl refuses a mapping that repeats a key; PyYAML silently keeps the last one."""
+    problems = []
+    seen_nodes: set[int] = set()  # aliases share nodes: visit each once (alias bombs)
+    stack: list[tuple[yaml.Node, str]] = [(doc.node, "")] if doc.node is not None else []
+    while stack:
+        node, path = stack.pop()
+        if id(node) in seen_nodes:
+            continue
+        seen_nodes.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            first: dict[tuple[str, str], int] = {}
+            for key, value in node.value:
+                if not isinstance(key, yaml.ScalarNode) or key.value == "<<":
+                    stack.append((value, path))
+                    continue
+                child = _join(path, key.value)
+                line = key.start_mark.line + 1 + doc.offset
+                if (key.tag, key.value) in first:
+                    earlier = first[(key.tag, key.value)]
+                    reason = f"duplicate key (first at line {earlier}); YAML keeps only the last"
+                    problems.append(SpecProblem(child, reason, file, doc.index, line))
+                first.setdefault((key.tag, key.value), line)
+                stack.append((value, child))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, f"{path}[{i}]") for i, item in enumerate(node.value))
+    return sorted(problems, key=lambda p: p.line or 0)
+
+
+# ---- validating --------------------------------------------------------------------------
+
+
+def parse_rollout(obj: object, *, file: str = "", document: int = 0) -> Rollout:
+    """Validate a decoded document as a Rollout; SpecError lists every problem found."""
+    found = _identity_problems(obj)
+    if not found:
+        try:
+            return Rollout.model_validate(obj)
+        except ValidationError as err:
+            found = [_explain(detail) for detail in err.errors(include_url=False)]
+    raise SpecError([SpecProblem(p, r, file=file, document=document) for p, r in found])
+
+
+def parse_document(doc: Document, *, file: str) -> Rollout:
+    """`parse_rollout` for a scanned document, with line numbers on the problems."""
+    try:
+        return parse_rollout(doc.data, file=file, document=doc.index)
+    except SpecError as err:
+        lines = [replace(p, line=doc.line_of(p.path)) for p in err.problems]
+        raise SpecError(lines) from None
+
+
+def _identity_problems(obj: object) -> list[tuple[str, str]]:
+    if not isinstance(obj, dict):
+        return [("", f"a document must be a mapping (apiVersion, kind, ...), got {_show(obj)}")]
+    expected = f"expected kind {KIND} (apiVersion {API_VERSION})"
+    kind, api_version = obj.get("kind"), obj.get("apiVersion")
+    if kind is None:
+        return [("kind", f"required field is missing; {expected}")]
+    if kind != KIND:
+        shown = kind if isinstance(kind, str) else _show(kind)
+        return [("kind", f"{expected}, got {shown}")]
+    if api_version != API_VERSION:
+        got = "nothing" if api_version is None else _show(api_version)
+        hint = ""
+        if isinstance(api_version, str):
+            got = api_version
+            if api_version.startswith("argoproj.io/"):
+                hint = " (that is an Argo Rollouts object; this controller's group is rollout.dev)"
+        return [
+            ("apiVersion", f"expected apiVersion {API_VERSION} for kind {KIND}, got {got}{hint}")
+        ]
+    return []
+
+
+_SUBPATH = re.compile(
+    r"^([a-z][A-Za-z0-9]*(?:\[\d+\])*(?:\.[a-z][A-Za-z0-9]*(?:\[\d+\])*)*): (.+)$"
+)
+_TYPE_NAMES = {
+    "int": "an integer",
+    "float": "a number",
+    "string": "a string",
+    "bool": "true or false",
+    "dict": "a mapping",
+    "model": "a mapping",
+    "model_attributes": "a mapping",
+    "list": "a list",
+    "datetime": "an RFC 3339 time such as 2026-01-02T15:04:05Z",
+}
+
+
+def _explain(detail: ErrorDetails) -> tuple[str, str]:
+    """(YAML field path, human reason) for one pydantic error."""
+    loc = _field_loc(detail["loc"])
+    kind, ctx, value = detail["type"], detail.get("ctx", {}), detail.get("input")
+    msg = detail["msg"]
+    if kind == "invalid_key":
+        return _render(loc[:-1]), f"keys must be strings, got {_show(value)}"
+    if kind in ("value_error", "assertion_error"):
+        reason = msg.split(", ", 1)[1] if ", " in msg else msg
+        sub = _SUBPATH.match(reason)
+        if sub:  # a model validator naming a field below it: "steps[2].setWeight: ..."
+            base = _render(loc)
+            return (f"{base}.{sub.group(1)}" if base else sub.group(1)), sub.group(2)
+        return _render(loc), reason
+    path = _render(loc)
+    if kind == "missing":
+        return path, "required field is missing"
+    if kind == "extra_forbidden":
+        allowed = _allowed_fields(loc[:-1])
+        reason = f"unknown field (allowed here: {', '.join(allowed)})" if allowed else msg
+        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6) if loc else []
+        return path, reason + (f"; did you mean {close[0]}?" if close else "")
+    base = kind.removesuffix("_type").removesuffix("_parsing").removesuffix("_from_float")
+    if base in _TYPE_NAMES and kind != base:
+        reason = f"must be {_TYPE_NAMES[base]} (got {_show(value)})"
+        if base == "string" and isinstance(value, int | float):
+            reason += "; put it in quotes"
+        return path, reason
+    if kind in ("literal_error", "enum"):
+        return path, f"must be one of {ctx.get('expected', '?')} (got {_show(value)})"
+    bounds = {
+        "greater_than_equal": ("at least", "ge"),
+        "greater_than": ("greater than", "gt"),
+        "less_than_equal": ("at most", "le"),
+        "less_than": ("less than", "lt"),
+    }
+    if kind in bounds:
+        words, key = bounds[kind]
+        return path, f"must be {words} {ctx.get(key)} (got {_show(value)})"
+    if kind in ("too_short", "too_long"):
+        words, key = (
+            ("at least", "min_length") if kind == "too_short" else ("at most", "max_length")
+        )
+        count = ctx.get(key)
+        return path, f"must have {words} {count} item{'' if count == 1 else 's'}"
+    return path, msg[:1].lower() + msg[1:]
+
+
+def _show(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"boolean {str(value).lower()}"
+    if isinstance(value, int):
+        text = str(value) if abs(value) < 10**30 else "a very large number"
+        return f"integer {text}"
+    if isinstance(value, float):
+        return f"number {value}"
+    if isinstance(value, str):
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        return f"string {shown!r}"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return type(value).__name__
+
+
+def _join(path: str, key: str) -> str:
+    if key.startswith("["):
+        return path + key
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", key):
+        return f"{path}.{key}" if path else key
+    return f"{path}[{json.dumps(key)}]"
+
+
+def _render(loc: list[int | str]) -> str:
+    path = ""
+    for part in loc:
+        path = path + f"[{part}]" if isinstance(part, int) else _join(path, str(part))
+    return path
+
+
+def _path_tokens(path: str) -> list[str | int]:
+    tokens: list[str | int] = []
+    for name, index, quoted in re.findall(
+        r'([A-Za-z_][\w-]*)|\[(\d+)\]|\[("(?:[^"\\]|\\.)*")\]', path
+    ):
+        tokens.append(name if name else int(index) if index else json.loads(quoted))
+    return tokens
+
+
+def _unwrap(tp: Any) -> Any:
+    """Strip Annotated[...] and Optional[...] down to the one type underneath."""
+    while True:
+        origin = get_origin(tp)
+        if origin is Annotated:
+            tp = get_args(tp)[0]
+        elif origin in (Union, types.UnionType):
+            inner = [arg for arg in get_args(tp) if arg is not type(None)]
+            if len(inner) != 1:
+                return tp
+            tp = inner[0]
+        else:
+            return tp
+
+
+def _step(tp: Any, part: int | str) -> Any:
+    """The type one loc step below `tp` (Any once we cannot tell)."""
+    tp = _unwrap(tp)
+    origin = get_origin(tp)
+    if isinstance(part, int) and origin is list:
+        return get_args(tp)[0]
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        for name, info in tp.model_fields.items():
+            if part in (info.alias, name):
+                return info.annotation
+        return Any
+    if origin is dict:
+        return get_args(tp)[1]
+    return Any
+
+
+def _is_union(tp: Any) -> bool:
+    return get_origin(_unwrap(tp)) in (Union, types.UnionType)
+
+
+def _field_loc(loc: tuple[int | str, ...]) -> list[int | str]:
+    """pydantic's loc minus the tags it adds for union members ("int", "function-after[..]")."""
+    out: list[int | str] = []
+    tp: Any = Rollout
+    for part in loc:
+        if isinstance(part, str) and _is_union(tp):
+            tp = Any  # a union member's tag, not a field; the member is unknown from here
+            continue
+        out.append(part)
+        tp = _step(tp, part)
+    return out
+
+
+def _allowed_fields(loc: list[int | str]) -> list[str]:
+    """The YAML names of the fields of the model at `loc` (for "unknown field" messages)."""
+    tp: Any = Rollout
+    for part in loc:
+        tp = _step(tp, part)
+    tp = _unwrap(tp)
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return [info.alias or name for name, info in tp.model_fields.items()]
+    return []

@@ -1,0 +1,225 @@
+"""Shared pieces of the end-to-end tests: a sandbox cluster with our CRDs, the controller
+(in this process, or as a real `rollout controller` process that can be killed), and waits
+that assert on cluster state."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rollout import labels
+from rollout.api import RolloutsAPI
+from rollout.install import install_crds
+from rollout.kube import DEPLOYMENTS, ROLLOUTS, SERVICES, Kube
+from rollout.kube.client import Obj
+from rollout.reconciler.controller import Controller
+from rollout.sandbox import Sandbox, start_sandbox
+
+NS = "default"
+FAST_STEPS: list[Obj] = [
+    {"setWeight": 20},
+    {"pause": {"duration": "1s"}},
+    {"setWeight": 50},
+    {"pause": {}},
+]
+
+
+def rollout_doc(
+    name: str, image: str, *, steps: list[Obj] | None = None, replicas: int = 5, **spec: Any
+) -> Obj:
+    canary = {
+        "stableService": f"{name}-stable",
+        "canaryService": f"{name}-canary",
+        "scaleDownDelaySeconds": 1,
+        "steps": FAST_STEPS if steps is None else steps,
+    }
+    canary.update(spec.pop("canary", {}))
+    body = {
+        "apiVersion": "rollout.dev/v1alpha1",
+        "kind": "Rollout",
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "app", "image": image}]},
+            },
+            "strategy": {"canary": canary},
+        },
+    }
+    body["spec"].update(spec)
+    return body
+
+
+class Cluster:
+    """A sandbox with our CRDs installed and the helpers tests need."""
+
+    def __init__(self, *, ready_delay: float = 0.0) -> None:
+        self.sandbox: Sandbox = start_sandbox(ready_delay=ready_delay)
+        self.kube = Kube(self.sandbox.api_client())
+        self.api = RolloutsAPI(self.kube)
+        install_crds(self.kube)
+
+    def close(self) -> None:
+        self.kube.close()
+        self.sandbox.stop()
+
+    def create(self, name: str, image: str = "app:v1", **kwargs: Any) -> Obj:
+        for svc in (f"{name}-stable", f"{name}-canary"):
+            self.kube.create(
+                SERVICES,
+                {
+                    "apiVersion": "v1",
+                    "kind": "Service",
+                    "metadata": {"name": svc},
+                    "spec": {"selector": {"app": name}, "ports": [{"port": 80}]},
+                },
+                namespace=NS,
+            )
+        return self.kube.create(ROLLOUTS, rollout_doc(name, image, **kwargs), namespace=NS)
+
+    def rollout(self, name: str) -> Obj:
+        return self.kube.get(ROLLOUTS, name, namespace=NS)
+
+    def status(self, name: str) -> Obj:
+        return self.rollout(name).get("status") or {}
+
+    def revisions(self, name: str) -> dict[str, Obj]:
+        items, _ = self.kube.list(DEPLOYMENTS, namespace=NS, label_selector=f"{labels.NAME}={name}")
+        return {d["metadata"]["labels"][labels.REVISION]: d for d in items}
+
+    def replicas(self, name: str) -> dict[str, tuple[int, int]]:
+        """revision -> (desired, available)"""
+        return {
+            rev: (d["spec"]["replicas"], (d.get("status") or {}).get("availableReplicas") or 0)
+            for rev, d in self.revisions(name).items()
+        }
+
+    def pins(self, name: str) -> tuple[str | None, str | None]:
+        pinned = []
+        for svc in (f"{name}-stable", f"{name}-canary"):
+            selector = self.kube.get(SERVICES, svc, namespace=NS)["spec"]["selector"]
+            pinned.append(selector.get(labels.REVISION))
+        return pinned[0], pinned[1]
+
+    def wait(
+        self, name: str, check: Callable[[Obj], bool], *, timeout: float = 30, what: str = ""
+    ) -> Obj:
+        deadline = time.monotonic() + timeout
+        while True:
+            rollout = self.rollout(name)
+            if check(rollout):
+                return rollout
+            if time.monotonic() > deadline:
+                status = rollout.get("status") or {}
+                raise AssertionError(
+                    f"timed out waiting for {what or check}: phase "
+                    f"{status.get('phase')}, {status.get('message')}"
+                )
+            time.sleep(0.05)
+
+    def wait_phase(self, name: str, phase: str, *, timeout: float = 30) -> Obj:
+        def ok(r: Obj) -> bool:
+            s = r.get("status") or {}
+            return (
+                s.get("observedGeneration") == r["metadata"]["generation"]
+                and s.get("phase") == phase
+            )
+
+        return self.wait(name, ok, timeout=timeout, what=f"phase {phase}")
+
+    def wait_step(self, name: str, index: int, *, timeout: float = 30) -> Obj:
+        return self.wait(
+            name,
+            lambda r: (
+                (r.get("status") or {}).get("currentStepIndex") == index
+                and (r.get("status") or {}).get("currentRevision")
+                != (r.get("status") or {}).get("stableRevision")
+            ),
+            timeout=timeout,
+            what=f"step {index}",
+        )
+
+
+def in_process_controller(cluster: Cluster) -> Controller:
+    controller = Controller(Kube(cluster.sandbox.api_client()), workers=2, max_backoff=1.0)
+    controller.start()
+    return controller
+
+
+class ControllerProcess:
+    """`rollout controller` as a real process, so it can be killed (SIGKILL: no clean-up)."""
+
+    def __init__(self, kubeconfig: Path) -> None:
+        self.kubeconfig = kubeconfig
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "rollout.cli.main",
+                "controller",
+                "--kubeconfig",
+                str(self.kubeconfig),
+                "--workers",
+                "2",
+                "--log-level",
+                "warning",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=10)
+        if self.proc is not None and self.proc.stderr is not None:
+            self.proc.stderr.close()
+        self.proc = None
+
+
+class DeploymentRecorder:
+    """Every Deployment state the API server published, in order (via a watch)."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.events: list[tuple[str, int, int]] = []  # (revision, desired, available)
+        self._kube = Kube(cluster.sandbox.api_client())
+        _, self._rv = self._kube.list(DEPLOYMENTS, namespace=NS)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for event in self._kube.watch(
+                DEPLOYMENTS, namespace=NS, resource_version=self._rv, timeout_seconds=2
+            ):
+                obj = event.object
+                self._rv = obj["metadata"]["resourceVersion"]
+                if event.type == "BOOKMARK":
+                    continue
+                rev = (obj["metadata"].get("labels") or {}).get(labels.REVISION, "?")
+                self.events.append(
+                    (
+                        rev,
+                        obj["spec"].get("replicas", 0),
+                        (obj.get("status") or {}).get("availableReplicas") or 0,
+                    )
+                )
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._kube.close()

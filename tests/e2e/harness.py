@@ -156,37 +156,38 @@ def in_process_controller(cluster: Cluster) -> Controller:
 
 
 class ControllerProcess:
-    """`rollout controller` as a real process, so it can be killed (SIGKILL: no clean-up)."""
+    """`rollout controller` as a real process, so it can be killed (SIGKILL: no clean-up).
+    Its log goes to a file beside the kubeconfig (a pipe nobody reads could block it)."""
 
     def __init__(self, kubeconfig: Path) -> None:
         self.kubeconfig = kubeconfig
+        self.log = kubeconfig.with_suffix(".controller.log")
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "rollout.cli.main",
-                "controller",
-                "--kubeconfig",
-                str(self.kubeconfig),
-                "--workers",
-                "2",
-                "--log-level",
-                "warning",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "rollout.cli.main",
+                    "controller",
+                    "--kubeconfig",
+                    str(self.kubeconfig),
+                    "--workers",
+                    "2",
+                    "--log-level",
+                    "warning",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(timeout=10)
-        if self.proc is not None and self.proc.stderr is not None:
-            self.proc.stderr.close()
         self.proc = None
 
 

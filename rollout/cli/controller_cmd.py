@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import signal
 import threading
+from pathlib import Path
 from typing import Any
 
 from rollout.cli.common import add_cluster_options, connect
@@ -22,6 +24,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error"]
     )
+    parser.add_argument(
+        "--stats-file",
+        help="on exit, write reconcile count, latency percentiles and API requests by verb "
+        "here as JSON (for benchmarks); SIGUSR1 resets those counters",
+    )
     parser.set_defaults(func=run)
 
 
@@ -36,10 +43,13 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    signal.signal(signal.SIGUSR1, lambda *_: controller.reset_stats())
     controller.start()
     try:
         stop.wait()
     finally:
         controller.stop()
+        if args.stats_file:
+            Path(args.stats_file).write_text(json.dumps(controller.stats(), indent=2))
         kube.close()
     return 0

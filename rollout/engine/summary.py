@@ -51,15 +51,19 @@ def summarize(inputs: Inputs, draft: Draft, message: str, *, waiting: bool) -> N
         progressing = ("True", "RolloutProgressing", message)
     else:
         progressing = ("True", "ReplicasUpdating", message)
+    # Available means capacity, as for a Deployment: pods of every revision serve, and without
+    # a traffic router the stable shrinks on purpose while the canary grows.
     _, unavailable = spec.strategy.canary.surge_and_unavailable(spec.replicas)  # type: ignore[union-attr]
-    stable_available = world.available(stable) >= spec.replicas - unavailable
+    serving = sum(s.available for s in world.revisions.values())
+    enough = serving >= spec.replicas - unavailable
     _set(draft, ConditionType.PROGRESSING, *progressing)
     _set(
         draft,
         ConditionType.AVAILABLE,
-        "True" if stable_available else "False",
-        "MinimumReplicasAvailable" if stable_available else "MinimumReplicasUnavailable",
-        f"stable has {world.available(stable)}/{spec.replicas} available pods",
+        "True" if enough else "False",
+        "MinimumReplicasAvailable" if enough else "MinimumReplicasUnavailable",
+        f"{serving} pods available for {spec.replicas} replicas "
+        f"(at least {spec.replicas - unavailable} needed)",
     )
     _set(
         draft,

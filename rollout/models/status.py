@@ -28,7 +28,7 @@ class Phase(StrEnum):
 
 class ConditionType(StrEnum):
     PROGRESSING = "Progressing"  # reason says why: NewRevision, StepCompleted, RolloutAborted ...
-    AVAILABLE = "Available"  # stable revision has at least spec.replicas - maxUnavailable available
+    AVAILABLE = "Available"  # all revisions together serve at least replicas - maxUnavailable
     PAUSED = "Paused"
     INVALID_SPEC = "InvalidSpec"
     HEALTHY = "Healthy"

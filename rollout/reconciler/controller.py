@@ -14,6 +14,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -102,6 +103,29 @@ class Controller:
                 pass
         finally:
             self.stop()
+
+    def stats(self) -> dict[str, Any]:
+        """Reconcile count and latency, and API requests by verb, since start or reset."""
+        durations = sorted(self.reconcile_seconds)
+
+        def pct(p: float) -> float:
+            return durations[min(len(durations) - 1, int(p * len(durations)))] if durations else 0.0
+
+        return {
+            "reconciles": self.reconciles,
+            "latency_seconds": {
+                "p50": pct(0.50),
+                "p90": pct(0.90),
+                "p99": pct(0.99),
+                "max": durations[-1] if durations else 0.0,
+            },
+            "api_requests": dict(self._kube.requests),
+        }
+
+    def reset_stats(self) -> None:
+        self.reconcile_seconds.clear()
+        self.reconciles = 0
+        self._kube.requests.clear()
 
     # -- events from the caches --------------------------------------------------------------
     def _on_rollout(self, obj: Obj) -> None:

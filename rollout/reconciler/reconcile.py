@@ -13,7 +13,7 @@ import copy
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -50,6 +50,33 @@ class Caches:
             target.write_through(obj)
 
 
+# Status fields that only mirror pod counts (and what is derived from them). A change in these
+# alone is written at most once per REFRESH_SECONDS, or with the next real decision; it would
+# otherwise double the status writes (every scale is followed by pods becoming ready).
+VOLATILE_FIELDS = frozenset(
+    {
+        "replicas",
+        "updatedReplicas",
+        "readyReplicas",
+        "availableReplicas",
+        "canary",
+        "message",
+        "progressMarker",
+        "lastProgressAt",
+    }
+)
+REFRESH_SECONDS = 2.0
+
+
+def significant(status: dict[str, Any]) -> dict[str, Any]:
+    """The part of a status whose change must be written at once."""
+    kept = {k: v for k, v in status.items() if k not in VOLATILE_FIELDS}
+    kept["conditions"] = [
+        (c.get("type"), c.get("status"), c.get("reason")) for c in status.get("conditions") or []
+    ]
+    return kept
+
+
 class RolloutReconciler:
     def __init__(
         self,
@@ -63,6 +90,7 @@ class RolloutReconciler:
         self._caches = caches
         self._clock = clock
         self._router_for = router_for
+        self._stale_since: dict[str, datetime] = {}  # key -> first unwritten count change
 
     def reconcile(self, namespace: str, name: str) -> datetime | None:
         """One pass over one Rollout. Returns when to look again at the latest (or None)."""
@@ -82,8 +110,7 @@ class RolloutReconciler:
             message = "; ".join(
                 f"{p.path}: {p.reason}" if p.path else p.reason for p in err.problems
             )
-            self._persist(raw, status, decide_invalid(status, generation, message, now))
-            return None
+            return self._persist(raw, status, decide_invalid(status, generation, message, now), now)
         rollout = rollout.model_copy(update={"status": status})
 
         template, problem = self._template(rollout)
@@ -91,8 +118,7 @@ class RolloutReconciler:
             decision = decide_invalid(
                 status, generation, problem, now, reason="WorkloadRefNotFound"
             )
-            self._persist(raw, status, decision)
-            return None
+            return self._persist(raw, status, decision, now)
         assert template is not None
 
         router = self._router_for(rollout)
@@ -118,9 +144,10 @@ class RolloutReconciler:
                 traffic_routing=router.exact_weights,
             )
         )
-        self._persist(raw, status, decision)
+        refresh_at = self._persist(raw, status, decision, now)
         Executor(self._kube, router, remember=self._caches.remember).run(rollout, decision.actions)
-        return decision.requeue_at
+        times = [t for t in (decision.requeue_at, refresh_at) if t is not None]
+        return min(times, default=None)
 
     def _template(self, rollout: Rollout) -> tuple[dict[str, Any] | None, str]:
         if rollout.spec.template is not None:
@@ -143,19 +170,33 @@ class RolloutReconciler:
         except NotFoundError:
             return None
 
-    def _persist(self, raw: Obj, old: RolloutStatus, decision: Decision) -> None:
-        """Write the status (guarded by the resourceVersion we read), then the events."""
-        new = decision.status.to_dict()
-        if new != old.to_dict():
+    def _persist(
+        self, raw: Obj, old: RolloutStatus, decision: Decision, now: datetime
+    ) -> datetime | None:
+        """Write the status (guarded by the resourceVersion we read), then the events.
+        Returns when to look again if a counts-only change was held back."""
+        meta = raw["metadata"]
+        key = f"{meta.get('namespace') or ''}/{meta['name']}"
+        new, before = decision.status.to_dict(), old.to_dict()
+        if new == before:
+            self._stale_since.pop(key, None)
+        else:
+            if significant(new) == significant(before):
+                since = self._stale_since.setdefault(key, now)
+                refresh_at = since + timedelta(seconds=REFRESH_SECONDS)
+                if now < refresh_at:
+                    return refresh_at
             body = copy.deepcopy(raw)
             body["status"] = new
             written = self._kube.replace(
-                ROLLOUTS, body, namespace=raw["metadata"].get("namespace"), sub="status"
+                ROLLOUTS, body, namespace=meta.get("namespace"), sub="status"
             )
             self._caches.rollouts.write_through(written)
+            self._stale_since.pop(key, None)
             raw = written
         for entry in decision.events:
             self._event(raw, entry)
+        return None
 
     def _event(self, raw: Obj, entry: HistoryEntry) -> None:
         meta = raw["metadata"]

@@ -1,0 +1,220 @@
+"""Benchmark: N rollouts through a three-step canary, against the sandbox, at once.
+
+Three processes, as in production: the sandbox API server, `rollout controller`, and this
+driver (which plays CI: creates the rollouts, sets the new image, waits). Figures are written
+to bench-results/canary.json and appended to BENCHMARKS.md with the command that produced them.
+
+    python -m tests.bench.canary_bench --rollouts 100 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from rollout import labels
+from rollout.install import install_crds
+from rollout.kube import DEPLOYMENTS, ROLLOUTS, SERVICES, Kube
+
+NS = "default"
+STEPS = [{"setWeight": 25}, {"pause": {"duration": "1s"}}, {"setWeight": 75}]
+TRANSITIONS = len(STEPS) + 1  # each step, then the promotion
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def rollout(name: str, image: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "rollout.dev/v1alpha1",
+        "kind": "Rollout",
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {
+            "replicas": 4,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "app", "image": image}]},
+            },
+            "strategy": {
+                "canary": {
+                    "stableService": f"{name}-stable",
+                    "canaryService": f"{name}-canary",
+                    "scaleDownDelaySeconds": 1,
+                    "steps": STEPS,
+                }
+            },
+        },
+    }
+
+
+def wait_until(kube: Kube, check: Any, *, timeout: float, what: str) -> float:
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        items, _ = kube.list(ROLLOUTS, namespace=NS)
+        if check(items):
+            return time.monotonic() - start
+        time.sleep(0.5)
+    raise TimeoutError(f"{what} not reached in {timeout:.0f}s")
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def run(n: int, workdir: Path) -> dict[str, Any]:
+    kubeconfig = workdir / f"kubeconfig-{n}"
+    stats_file = workdir / f"stats-{n}.json"
+    sandbox = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "rollout.sandbox",
+            "--kubeconfig",
+            str(kubeconfig),
+            "--ready-delay",
+            "0.5",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    assert sandbox.stdout is not None
+    sandbox.stdout.readline()  # "serving on ..."
+    sandbox.stdout.readline()  # "kubeconfig written ..."
+    controller = None
+    kube = Kube.from_config(kubeconfig=str(kubeconfig))
+    try:
+        install_crds(kube)
+        log = (workdir / f"controller-{n}.log").open("wb")
+        controller = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "rollout.cli.main",
+                "controller",
+                "--kubeconfig",
+                str(kubeconfig),
+                "--workers",
+                "4",
+                "--log-level",
+                "warning",
+                "--stats-file",
+                str(stats_file),
+            ],
+            stdout=log,
+            stderr=log,
+        )
+        names = [f"svc-{i:05d}" for i in range(n)]
+        for name in names:
+            for svc in (f"{name}-stable", f"{name}-canary"):
+                kube.create(
+                    SERVICES,
+                    {
+                        "apiVersion": "v1",
+                        "kind": "Service",
+                        "metadata": {"name": svc},
+                        "spec": {"selector": {"app": name}},
+                    },
+                    namespace=NS,
+                )
+            kube.create(ROLLOUTS, rollout(name, "app:v1"), namespace=NS)
+
+        def all_healthy(items: list[dict[str, Any]]) -> bool:
+            return len(items) == n and all(
+                (i.get("status") or {}).get("phase") == "Healthy"
+                and (i.get("status") or {}).get("observedGeneration") == i["metadata"]["generation"]
+                for i in items
+            )
+
+        setup = wait_until(kube, all_healthy, timeout=600, what="initial deploy")
+        time.sleep(1.0)
+        controller.send_signal(signal.SIGUSR1)  # measure the canary only
+        time.sleep(0.2)
+        started = time.monotonic()
+        for name in names:
+            kube.patch(
+                ROLLOUTS,
+                name,
+                {
+                    "spec": {
+                        "template": {"spec": {"containers": [{"name": "app", "image": "app:v2"}]}}
+                    }
+                },
+                namespace=NS,
+            )
+        wait_until(kube, all_healthy, timeout=900, what="all promoted")
+
+        def old_scaled_down() -> bool:
+            deps, _ = kube.list(DEPLOYMENTS, namespace=NS, label_selector=labels.NAME)
+            return sum(1 for d in deps if d["spec"].get("replicas")) == n
+
+        while not old_scaled_down():
+            time.sleep(0.5)
+        wall = time.monotonic() - started
+        time.sleep(1.0)  # let trailing reconciles (status refreshes) land in the counters
+        rss = peak_rss_mib(controller.pid)
+        controller.send_signal(signal.SIGTERM)
+        controller.wait(timeout=60)
+        stats = json.loads(stats_file.read_text())
+    finally:
+        if controller is not None and controller.poll() is None:
+            controller.kill()
+        kube.close()
+        sandbox.send_signal(signal.SIGTERM)
+        sandbox.wait(timeout=30)
+
+    requests = stats["api_requests"]
+    writes = sum(v for k, v in requests.items() if k in ("create", "update", "patch", "delete"))
+    return {
+        "rollouts": n,
+        "setup_seconds": round(setup, 1),
+        "wall_seconds": round(wall, 1),
+        "reconciles": stats["reconciles"],
+        "reconciles_per_second": round(stats["reconciles"] / wall, 1),
+        "reconcile_p50_ms": round(stats["latency_seconds"]["p50"] * 1000, 1),
+        "reconcile_p99_ms": round(stats["latency_seconds"]["p99"] * 1000, 1),
+        "reconcile_max_ms": round(stats["latency_seconds"]["max"] * 1000, 1),
+        "api_requests_per_rollout_by_verb": {
+            k: round(v / n, 2) for k, v in sorted(requests.items())
+        },
+        "api_writes_per_step_transition": round(writes / n / TRANSITIONS, 2),
+        "controller_peak_rss_mib": round(rss, 1),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rollouts", type=int, nargs="+", default=[100, 1000])
+    parser.add_argument("--out", default=str(ROOT / "bench-results" / "canary.json"))
+    args = parser.parse_args()
+    command = "python -m tests.bench.canary_bench --rollouts " + " ".join(map(str, args.rollouts))
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in args.rollouts:
+            result = run(n, Path(tmp))
+            print(json.dumps(result), flush=True)
+            results.append(result)
+    report = {
+        "command": command,
+        "machine": f"{os.cpu_count()} cores",
+        "when": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "results": results,
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"written to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

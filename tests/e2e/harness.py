@@ -23,6 +23,16 @@ from rollout.reconciler.controller import Controller
 from rollout.sandbox import Sandbox, start_sandbox
 
 NS = "default"
+# What an uninterrupted v1 -> v2 release records, in order.
+REFERENCE_HISTORY = [
+    "Deployed",
+    "NewRevision",
+    "StepCompleted",
+    "StepCompleted",
+    "StepCompleted",
+    "StepPromoted",
+    "Promoted",
+]
 FAST_STEPS: list[Obj] = [
     {"setWeight": 20},
     {"pause": {"duration": "1s"}},

@@ -11,7 +11,7 @@ from rollout import labels
 from rollout.engine import revision_hash
 from rollout.kube import ROLLOUTS
 from rollout.models import Rollout
-from tests.e2e.harness import Cluster, DeploymentRecorder, rollout_doc
+from tests.e2e.harness import REFERENCE_HISTORY, Cluster, DeploymentRecorder, rollout_doc
 
 pytestmark = pytest.mark.usefixtures("controller")
 
@@ -53,15 +53,7 @@ def test_v1_to_v2_walks_the_steps_and_ends_healthy(cluster: Cluster) -> None:
     )
     assert cluster.replicas("app")[v2] == (5, 5)
     reasons = [h["reason"] for h in cluster.status("app")["history"]]
-    assert reasons == [
-        "Deployed",
-        "NewRevision",
-        "StepCompleted",
-        "StepCompleted",
-        "StepCompleted",
-        "StepPromoted",
-        "Promoted",
-    ]
+    assert reasons == REFERENCE_HISTORY
 
 
 @pytest.mark.ready_delay(0.4)  # so that every step, setWeight ones too, can be caught

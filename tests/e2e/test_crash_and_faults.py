@@ -16,19 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import Cluster, ControllerProcess, in_process_controller
+from tests.e2e.harness import (
+    REFERENCE_HISTORY,
+    Cluster,
+    ControllerProcess,
+    in_process_controller,
+)
 from tests.e2e.test_canary import rev
-
-# What an uninterrupted v1 -> v2 release records, in order.
-REFERENCE_HISTORY = [
-    "Deployed",
-    "NewRevision",
-    "StepCompleted",
-    "StepCompleted",
-    "StepCompleted",
-    "StepPromoted",
-    "Promoted",
-]
 
 
 def finished(cluster: Cluster, name: str) -> bool:

@@ -95,8 +95,10 @@ class Kube:
         self._api.close()
 
     # -- verbs -----------------------------------------------------------------------------
-    def get(self, kind: Kind, name: str, *, namespace: str | None = None) -> Obj:
-        return self._call("get", "GET", kind.path(namespace=namespace, name=name))
+    def get(
+        self, kind: Kind, name: str, *, namespace: str | None = None, sub: str | None = None
+    ) -> Obj:
+        return self._call("get", "GET", kind.path(namespace=namespace, name=name, sub=sub))
 
     def list(
         self,

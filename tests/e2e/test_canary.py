@@ -206,3 +206,24 @@ def test_the_revision_label_pins_pods_and_deployments_are_owned(cluster: Cluster
     assert dep["spec"]["selector"]["matchLabels"] == {"app": "app", labels.REVISION: revision}
     assert dep["spec"]["template"]["metadata"]["labels"][labels.REVISION] == revision
     assert dep["metadata"]["annotations"][labels.REVISION_NUMBER] == "1"
+
+
+def test_the_scale_subresource_resizes_the_stable_revision(cluster: Cluster) -> None:
+    """What an HPA does: write spec.replicas through /scale, read status.replicas back."""
+    v1 = rev("app:v1")
+    cluster.create("app")
+    cluster.wait_phase("app", "Healthy")
+    cluster.kube.patch(ROLLOUTS, "app", {"spec": {"replicas": 8}}, namespace="default", sub="scale")
+    cluster.wait(
+        "app",
+        lambda r: (
+            cluster.replicas("app")[v1] == (8, 8)
+            and (r.get("status") or {}).get("availableReplicas") == 8
+        ),
+        what="scaled to 8",
+    )
+    cluster.wait("app", lambda r: (r.get("status") or {}).get("replicas") == 8, what="counts")
+    scale = cluster.kube.get(ROLLOUTS, "app", namespace="default", sub="scale")
+    assert scale["kind"] == "Scale"
+    assert scale["spec"]["replicas"] == 8 and scale["status"]["replicas"] == 8
+    assert scale["status"]["selector"] == "app=app"

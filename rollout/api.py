@@ -64,7 +64,7 @@ class RolloutsAPI:
             namespace=namespace,
             field_selector=f"involvedObject.name={name},involvedObject.kind=Rollout",
         )
-        items.sort(key=lambda e: (e.get("lastTimestamp") or "", e["metadata"].get("name", "")))
+        items.sort(key=_event_order)
         return items[-limit:]
 
     def watch(self, namespace: str, name: str, *, timeout_seconds: int = 60) -> Iterator[Obj]:
@@ -177,16 +177,23 @@ class RolloutsAPI:
             raise
 
     def _status(self, namespace: str, name: str, patch: Obj) -> Obj:
-        return self.kube.patch(ROLLOUTS, name, {"status": patch}, namespace=namespace, sub="status")
+        try:
+            return self.kube.patch(
+                ROLLOUTS, name, {"status": patch}, namespace=namespace, sub="status"
+            )
+        except NotFoundError:
+            self.get(namespace, name)  # raises the friendly not-found
+            raise
 
     def _guarded_template(self, rollout: Obj, template: Obj) -> Obj:
+        """Replace spec.template whole (PUT, guarded by the resourceVersion read): a merge
+        patch would keep every key of the current template that `template` lacks, so an undo
+        across a change that added a field would produce a third template, not the old one."""
         meta = rollout["metadata"]
-        patch = {
-            "metadata": {"resourceVersion": meta["resourceVersion"]},
-            "spec": {"template": template},
-        }
+        body = copy.deepcopy(rollout)
+        body["spec"]["template"] = template
         try:
-            return self.kube.patch(ROLLOUTS, meta["name"], patch, namespace=meta["namespace"])
+            return self.kube.replace(ROLLOUTS, body, namespace=meta["namespace"])
         except KubeError as err:
             if err.status == 409:
                 raise ActionError(
@@ -194,6 +201,18 @@ class RolloutsAPI:
                     hint="run the command again",
                 ) from None
             raise
+
+
+def _event_order(event: Obj) -> tuple[str, int, str]:
+    """By time, then in the order they were created: one decision records several events in
+    the same second, and their generated names are random."""
+    meta = event["metadata"]
+    version = str(meta.get("resourceVersion", ""))
+    return (
+        event.get("lastTimestamp") or "",
+        int(version) if version.isdigit() else 0,
+        meta.get("name", ""),
+    )
 
 
 def _revision_number(deployment: Obj) -> int:

@@ -79,6 +79,7 @@ class CanaryStrategy:
             weight = self._weight_at(steps, index)
             canary_target, stable_target = self._targets(inputs, steps, index, weight)
             label = f"step {index + 1}/{len(steps)} {_describe(step)}"
+            held = status.pause_conditions
             done, plan = self._step(
                 inputs,
                 draft,
@@ -94,6 +95,10 @@ class CanaryStrategy:
                 status.current_step_index = index
                 return plan
             if spec.paused:
+                # Keep the pause condition `_step` just cleared: its start time is a timed
+                # pause's clock, and restarting it on every pass would make `resume` wait a
+                # whole duration again.
+                status.pause_conditions = held
                 status.current_step_index = index
                 return StepPlan(
                     weight,

@@ -87,13 +87,18 @@ def decide(inputs: Inputs) -> Decision:
             if not inputs.traffic_routing and rev == current != stable:
                 wanted = min(wanted, max(0, spec.replicas + surge - others))
             actions.append(CreateRevision(rev, newest + 1, wanted, dict(inputs.template)))
+    # After the last step the canary grows to full size beside the old stable, which keeps its
+    # pods until the scale-down delay: bounded by maxSurge there, a canary would stay short of
+    # full size whenever the stable kept more than maxSurge pods, and wait for ever.
+    steps_done = (status.current_step_index or 0) >= len(canary_spec.steps)
+    bounded = not (inputs.traffic_routing or current == stable or steps_done)
     scaling = plan_scaling(
         targets=plan.targets,
         world=world,
         replicas=spec.replicas,
         max_surge=surge,
         max_unavailable=unavailable,
-        surge_bounded=frozenset(() if inputs.traffic_routing or current == stable else (current,)),
+        surge_bounded=frozenset((current,) if bounded else ()),
         down_order=[r for r in world.revisions if r not in (stable, current)] + [current, stable],
     )
     actions += [a for a in scaling if a.replicas > world.replicas(a.revision)]

@@ -54,18 +54,20 @@ class Controller:
         self._threads: list[threading.Thread] = []
         self._routers: dict[str, TrafficRouter] = {}
         self._service_users: dict[str, set[str]] = {}
+        self._workload_users: dict[str, set[str]] = {}  # workloadRef Deployment -> Rollouts
         self.reconcile_seconds: deque[float] = deque(maxlen=100_000)  # for benchmarks
         self.reconciles = 0
         self._scheduler = BackgroundScheduler(timezone=UTC)
         self.caches = Caches(
             rollouts=Informer(kube, ROLLOUTS, namespace=namespace, on_change=self._on_rollout),
+            # Every Deployment, not only our revisions: a workloadRef names one of the user's,
+            # and a change to its template is what starts an update.
             deployments=Informer(
                 kube,
                 DEPLOYMENTS,
                 namespace=namespace,
-                label_selector=labels.NAME,
                 index_label=labels.NAME,
-                on_change=self._on_owned,
+                on_change=self._on_deployment,
             ),
             services=Informer(kube, SERVICES, namespace=namespace, on_change=self._on_service),
         )
@@ -130,13 +132,20 @@ class Controller:
     # -- events from the caches --------------------------------------------------------------
     def _on_rollout(self, obj: Obj) -> None:
         meta = obj["metadata"]
-        self.queue.add(f"{meta.get('namespace') or ''}/{meta['name']}")
+        key = f"{meta.get('namespace') or ''}/{meta['name']}"
+        ref = ((obj.get("spec") or {}).get("workloadRef") or {}).get("name")
+        if ref:
+            self._workload_users.setdefault(f"{meta.get('namespace') or ''}/{ref}", set()).add(key)
+        self.queue.add(key)
 
-    def _on_owned(self, obj: Obj) -> None:
+    def _on_deployment(self, obj: Obj) -> None:
         meta = obj["metadata"]
+        ns = meta.get("namespace") or ""
         owner = (meta.get("labels") or {}).get(labels.NAME)
         if owner:
-            self.queue.add(f"{meta.get('namespace') or ''}/{owner}")
+            self.queue.add(f"{ns}/{owner}")
+        for key in tuple(self._workload_users.get(f"{ns}/{meta['name']}", ())):
+            self.queue.add(key)
 
     def _on_service(self, obj: Obj) -> None:
         meta = obj["metadata"]

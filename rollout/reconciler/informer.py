@@ -59,6 +59,7 @@ class Informer:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self.synced = threading.Event()
+        self._version = ""  # the resourceVersion to watch from; "" lists first
         self._thread = threading.Thread(
             target=self._run, name=f"informer-{kind.plural}", daemon=True
         )
@@ -127,17 +128,16 @@ class Informer:
     # -- the loop ----------------------------------------------------------------------------
     def _run(self) -> None:
         backoff = 0.1
-        resource_version = ""
         while not self._stop.is_set():
             try:
-                if not resource_version:
-                    resource_version = self._relist()
+                if not self._version:
+                    self._version = self._relist()
                     self.synced.set()
-                resource_version = self._watch(resource_version)
+                self._watch()
                 backoff = 0.1
             except GoneError:
                 log.info("%s: watch expired, listing again", self.kind.plural)
-                resource_version = ""
+                self._version = ""
             except KubeError as err:
                 log.warning("%s: %s; retrying in %.1fs", self.kind.plural, err, backoff)
                 self._stop.wait(backoff)
@@ -146,7 +146,7 @@ class Informer:
                 log.exception("%s: informer error", self.kind.plural)
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 10.0)
-                resource_version = ""
+                self._version = ""
 
     def _relist(self) -> str:
         items, resource_version = self._kube.list(
@@ -162,19 +162,21 @@ class Informer:
             self._on_change(obj)
         return resource_version
 
-    def _watch(self, resource_version: str) -> str:
+    def _watch(self) -> None:
+        """Watch from `_version`, moving it on with every event: a stream that breaks midway
+        (a reset, not a clean end) resumes from the last event seen, not from the start."""
         started = time.monotonic()
         for event in self._kube.watch(
             self.kind,
             namespace=self._namespace,
-            resource_version=resource_version,
+            resource_version=self._version,
             label_selector=self._selector,
             timeout_seconds=self._watch_timeout,
         ):
             if self._stop.is_set():
                 break
             obj = event.object
-            resource_version = str(obj["metadata"].get("resourceVersion", resource_version))
+            self._version = str(obj["metadata"].get("resourceVersion", self._version))
             if event.type == "BOOKMARK":
                 continue
             if event.type == "DELETED":
@@ -185,4 +187,3 @@ class Informer:
                 self._store(obj, notify=True)
         if time.monotonic() - started < 0.05 and not self._stop.is_set():
             self._stop.wait(0.05)  # a server closing streams at once must not make us spin
-        return resource_version

@@ -126,3 +126,28 @@ def test_new_revision_mid_rollout_supersedes_the_canary() -> None:
     sim.promote()
     sim.run(until=healthy)
     assert sim.status.stable_revision == v3
+
+
+def test_ten_replicas_reach_full_size_after_the_last_step() -> None:
+    """Regression: the canary's growth after the last step was capped by maxSurge while the old
+    stable kept its pods, so with more than maxSurge stable pods it never reached full size."""
+    sim = Sim(make_rollout(replicas=10))
+    sim.run(until=healthy)
+    v1, v2 = sim.revision_of("demo:v1"), sim.revision_of("demo:v2")
+    sim.set_image("demo:v2")
+    sim.run(until=lambda s: s.status.current_step_index == 3)
+    sim.promote()
+    sim.run(seconds=20, until=healthy)
+    assert sim.status.stable_revision == v2
+    assert sim.revisions[v2].replicas == 10
+    assert sim.revisions[v1].replicas > 0  # still inside the scale-down delay
+
+
+def test_promote_full_from_the_first_step_reaches_healthy() -> None:
+    sim = deployed_v1()
+    sim.set_image("demo:v2")
+    sim.step()
+    sim.request(promote_full=True)
+    sim.run(seconds=20, until=healthy)
+    assert sim.status.stable_revision == sim.revision_of("demo:v2")
+    assert "PromotedFull" in [h.reason for h in sim.status.history]

@@ -76,6 +76,7 @@ def check_invariants(
     changes: set[str],
     prev_phase: Phase | None,
     prev_canary_weight: int | None,
+    prev_aborted: bool,
     world_available: dict[str, int],
 ) -> None:
     status = sim.status
@@ -92,15 +93,14 @@ def check_invariants(
     for action in sim.decisions[-1].actions:
         if isinstance(action, SetWeight) and action.weight > 0:
             assert world_available.get(action.canary_revision, 0) > 0, "weight to no pods"
-    # An aborted rollout never raises the canary's weight.
+    # An aborted rollout never raises the canary's weight: neither what it asks the router
+    # for, nor (from one aborted decision to the next) what it records.
     aborted = status.abort and status.current_revision != status.stable_revision
-    if (
-        aborted
-        and prev_canary_weight is not None
-        and weights is not None
-        and "new_revision" not in changes
-        and "retry" not in changes
-    ):
+    if aborted:
+        for action in sim.decisions[-1].actions:
+            if isinstance(action, SetWeight):
+                assert action.weight == 0, f"weight {action.weight} asked while aborted"
+    if aborted and prev_aborted and prev_canary_weight is not None and weights is not None:
         assert weights.canary.weight <= prev_canary_weight
     # Terminal phases are left only by a new revision or a retry (and Healthy by losing pods
     # or a pause).
@@ -128,12 +128,18 @@ def run_program(program: list[tuple[str, object]], *, traffic_routing: bool) -> 
                 sim.status.canary.weights.canary.weight if sim.status.canary.weights else None
             )
             world_available = {r: s.available for r, s in sim.revisions.items()}
+            prev_aborted = (
+                sim.status.abort
+                and sim.status.aborted_at is not None
+                and sim.status.current_revision != sim.status.stable_revision
+            )
             sim.step()
             check_invariants(
                 sim,
                 changes=changes,
                 prev_phase=prev_phase,
                 prev_canary_weight=prev_weight,
+                prev_aborted=prev_aborted,
                 world_available=world_available,
             )
             sim.now += timedelta(seconds=1)

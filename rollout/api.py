@@ -16,6 +16,7 @@ kubectl or from Git, is audited by the API server, and needs no server of our ow
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -155,12 +156,7 @@ class RolloutsAPI:
                     f'rollout "{name}" has no revision {to_revision} (kept revisions: {known})'
                 )
             target = found[0]
-        template = copy.deepcopy(target["spec"]["template"])
-        template.get("metadata", {}).get("labels", {}).pop(labels.REVISION, None)
-        annotations = template.get("metadata", {}).get("annotations", {})
-        annotations.pop(labels.RESTARTED_AT, None)
-        if "metadata" in template and not annotations:
-            template["metadata"].pop("annotations", None)
+        template = _written_template(target)
         if (rollout.get("spec") or {}).get("workloadRef"):
             raise ActionError(
                 f'rollout "{name}" takes its template from a workloadRef',
@@ -213,6 +209,25 @@ def _event_order(event: Obj) -> tuple[str, int, str]:
         int(version) if version.isdigit() else 0,
         meta.get("name", ""),
     )
+
+
+def _written_template(deployment: Obj) -> Obj:
+    """The revision's template exactly as the Rollout had it. A real API server fills defaults
+    into a Deployment's pod template (restartPolicy, dnsPolicy ...), and a defaulted copy would
+    hash as a new revision; so each revision Deployment carries the original as an annotation.
+    Without it (older objects), fall back to the Deployment's template minus our markers."""
+    stored = (deployment["metadata"].get("annotations") or {}).get(labels.TEMPLATE)
+    if stored:
+        parsed = json.loads(stored)
+        if isinstance(parsed, dict):
+            return parsed
+    template: Obj = copy.deepcopy(deployment["spec"]["template"])
+    template.get("metadata", {}).get("labels", {}).pop(labels.REVISION, None)
+    annotations = template.get("metadata", {}).get("annotations", {})
+    annotations.pop(labels.RESTARTED_AT, None)
+    if "metadata" in template and not annotations:
+        template["metadata"].pop("annotations", None)
+    return template
 
 
 def _revision_number(deployment: Obj) -> int:

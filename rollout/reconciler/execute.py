@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -50,7 +51,10 @@ def revision_deployment(rollout: Rollout, action: CreateRevision) -> Obj:
             "name": deployment_name(rollout, action.revision),
             "namespace": rollout.metadata.namespace,
             "labels": {labels.NAME: rollout.metadata.name, labels.REVISION: action.revision},
-            "annotations": {labels.REVISION_NUMBER: str(action.number)},
+            "annotations": {
+                labels.REVISION_NUMBER: str(action.number),
+                labels.TEMPLATE: json.dumps(action.template, sort_keys=True, separators=(",", ":")),
+            },
             "ownerReferences": [
                 {
                     "apiVersion": rollout.api_version,

@@ -9,7 +9,7 @@ import pytest
 
 from rollout import labels
 from rollout.engine import revision_hash
-from rollout.kube import ROLLOUTS
+from rollout.kube import DEPLOYMENTS, ROLLOUTS
 from rollout.models import Rollout
 from tests.e2e.harness import REFERENCE_HISTORY, Cluster, DeploymentRecorder, rollout_doc
 
@@ -227,3 +227,24 @@ def test_the_scale_subresource_resizes_the_stable_revision(cluster: Cluster) -> 
     assert scale["kind"] == "Scale"
     assert scale["spec"]["replicas"] == 8 and scale["status"]["replicas"] == 8
     assert scale["status"]["selector"] == "app=app"
+
+
+def test_undo_restores_the_template_as_written_not_as_defaulted(cluster: Cluster) -> None:
+    """A real API server fills defaults into a Deployment's pod template (dnsPolicy,
+    restartPolicy ...). Undo must bring back the template the Rollout had, so it hashes as the
+    stable revision again and rolls back without steps, instead of starting a new revision."""
+    v1 = rev("app:v1")
+    release_v2(cluster)
+    cluster.wait_step("app", 3)
+    stable_dep = cluster.revisions("app")[v1]
+    cluster.kube.patch(
+        DEPLOYMENTS,
+        stable_dep["metadata"]["name"],
+        {"spec": {"template": {"spec": {"dnsPolicy": "ClusterFirst", "restartPolicy": "Always"}}}},
+        namespace="default",
+    )
+    cluster.api.undo("default", "app")
+    done = cluster.wait_phase("app", "Healthy")
+    assert done["status"]["stableRevision"] == done["status"]["currentRevision"] == v1
+    assert "RolledBack" in [h["reason"] for h in done["status"]["history"]]
+    assert set(cluster.revisions("app")) == {v1, rev("app:v2")}

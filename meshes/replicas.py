@@ -10,18 +10,33 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rollout.kube import Kube
-from rollout.models import Rollout, TrafficWeights
+from rollout.models import Rollout
+from rollout.models.traffic import SetHeaderRoute, SetMirrorRoute
+from rollout.routing import RouterError, RouterState
 
 
 class ReplicaRatioRouter:
     name: ClassVar[str] = "replicas"
     exact_weights: ClassVar[bool] = False
+    capabilities: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, kube: Kube) -> None:
         self._kube = kube
 
-    def read_weights(self, rollout: Rollout) -> TrafficWeights | None:
-        return None
+    def read(self, rollout: Rollout) -> RouterState:
+        return RouterState()
 
     def set_weight(self, rollout: Rollout, *, stable: str, canary: str, weight: int) -> None:
+        return None
+
+    def set_header_route(self, rollout: Rollout, route: SetHeaderRoute) -> None:
+        raise RouterError("header routes need trafficRouting")
+
+    def set_mirror_route(self, rollout: Rollout, route: SetMirrorRoute) -> None:
+        raise RouterError("mirror routes need trafficRouting")
+
+    def remove_managed_routes(self, rollout: Rollout) -> None:
+        return None
+
+    def finalize(self, rollout: Rollout, *, stable: str) -> None:
         return None

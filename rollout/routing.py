@@ -1,29 +1,88 @@
 """The traffic-router protocol: what every router in `meshes/` implements.
 
-A router moves traffic between the stable and canary revisions of one Rollout, and can read
-back what it did, so the engine only ever records verified weights. Routers get the `Kube`
-facade; they never import the Kubernetes client.
+A router moves traffic between the stable and canary revisions of one Rollout through a traffic
+layer the cluster already has, and reads back what it did, so the status only ever records
+verified weights. Routers get the `Kube` facade; they never import the Kubernetes client.
+
+Rules every router keeps (the contract suite in tests/meshes checks them for each one):
+- a weight change is ONE write to ONE object, carrying the resourceVersion it read (a 409
+  propagates as ConflictError; the reconciler re-reads and decides again, never merges stale);
+- it touches only what it manages: other routes, destinations, retries, timeouts, annotations
+  and unknown fields stay exactly as they were;
+- writing what is already there writes nothing (idempotent, no write at all);
+- a missing routing object raises RoutingObjectNotFoundError naming it, before any write;
+- `finalize` (the Rollout is being deleted) puts 100% on stable, removes managed routes and
+  deletes the objects the router created itself, and leaves everything else alone.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
 
+from rollout.errors import RolloutError
 from rollout.kube import Kube
 from rollout.models import Rollout, TrafficWeights
+from rollout.models.traffic import SetHeaderRoute, SetMirrorRoute
+
+HEADER_ROUTE = "setHeaderRoute"
+MIRROR_ROUTE = "setMirrorRoute"
+CANARY_SCALE = "setCanaryScale"
+
+
+class RouterError(RolloutError):
+    """The traffic layer refused or cannot do what was asked."""
+
+
+class RoutingObjectNotFoundError(RouterError):
+    """A routing object named in the spec does not exist (or lacks the named route)."""
+
+
+@dataclass(frozen=True)
+class RouterState:
+    """What the traffic layer does now, read from the cluster."""
+
+    weights: TrafficWeights | None = None
+    """None: the router has not set weights yet (or cannot tell)."""
+    header_routes: frozenset[str] = field(default_factory=frozenset)
+    """Names of the managed header routes present now."""
+    mirror_routes: frozenset[str] = field(default_factory=frozenset)
+    """Names of the managed mirror routes present now."""
 
 
 class TrafficRouter(Protocol):
     name: ClassVar[str]
+    """The key under spec.strategy.canary.trafficRouting (istio, linkerd, nginx, gatewayAPI)."""
     exact_weights: ClassVar[bool]
-    """True: the router sets weights itself (meshes). False: weights follow pod counts."""
+    """True: the router sets weights itself. False: weights follow pod counts (no router)."""
+    capabilities: ClassVar[frozenset[str]]
+    """Which optional step kinds it supports: HEADER_ROUTE, MIRROR_ROUTE, CANARY_SCALE."""
 
     def __init__(self, kube: Kube) -> None: ...
 
-    def read_weights(self, rollout: Rollout) -> TrafficWeights | None:
-        """The weights in force now, as read from the cluster (None: nothing set yet)."""
+    def read(self, rollout: Rollout) -> RouterState:
+        """The state in force now. Raises RoutingObjectNotFoundError when an object is missing."""
         ...
 
     def set_weight(self, rollout: Rollout, *, stable: str, canary: str, weight: int) -> None:
-        """One write: `weight`% to `canary`, the rest to `stable`."""
+        """`weight`% to the canary revision, the rest to stable: one guarded write. Routers
+        that pin subsets or selectors to revisions (`stable`/`canary` are revision hashes) do
+        so before the weight write."""
+        ...
+
+    def set_header_route(self, rollout: Rollout, route: SetHeaderRoute) -> None:
+        """Create, update or (with an empty match) remove one managed header route."""
+        ...
+
+    def set_mirror_route(self, rollout: Rollout, route: SetMirrorRoute) -> None:
+        """Create, update or (with no match and no percentage) remove one managed mirror route."""
+        ...
+
+    def remove_managed_routes(self, rollout: Rollout) -> None:
+        """Remove every header and mirror route this Rollout manages (abort, promotion)."""
+        ...
+
+    def finalize(self, rollout: Rollout, *, stable: str) -> None:
+        """The Rollout is being deleted: 100% to stable, managed routes removed, objects the
+        router created deleted; nothing else touched."""
         ...

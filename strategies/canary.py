@@ -39,6 +39,10 @@ def _describe(step: CanaryStep) -> str:
         return "pause" if step.pause.duration is None else f"pause {step.pause.duration}s"
     if step.set_canary_scale is not None:
         return "setCanaryScale"
+    if step.set_header_route is not None:
+        return f"setHeaderRoute {step.set_header_route.name}"
+    if step.set_mirror_route is not None:
+        return f"setMirrorRoute {step.set_mirror_route.name}"
     return "analysis"
 
 

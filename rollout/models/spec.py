@@ -14,6 +14,7 @@ from pydantic import Field, field_validator, model_validator
 
 from rollout.models.base import Duration, IntOrPercent, SpecModel, resolve_int_or_percent
 from rollout.models.time import parse_time
+from rollout.models.traffic import SetHeaderRoute, SetMirrorRoute, TrafficRouting
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
@@ -204,12 +205,16 @@ class CanaryStep(SpecModel):
     pause: PauseStep | None = None
     set_canary_scale: SetCanaryScale | None = None
     analysis: AnalysisStep | None = None
+    set_header_route: SetHeaderRoute | None = None
+    """Route requests matching headers to the canary (needs a router that supports it)."""
+    set_mirror_route: SetMirrorRoute | None = None
+    """Mirror a percentage of traffic to the canary (needs a router that supports it)."""
 
     @model_validator(mode="after")
     def _exactly_one(self) -> CanaryStep:
         given = [k for k, v in self.to_dict().items() if v is not None]
         if len(given) != 1:
-            allowed = "setWeight, pause, setCanaryScale or analysis"
+            allowed = "setWeight, pause, setCanaryScale, analysis, setHeaderRoute or setMirrorRoute"
             found = ", ".join(given) if given else "none"
             raise ValueError(f"a step has exactly one of {allowed} (found: {found})")
         return self
@@ -234,6 +239,8 @@ class CanaryStrategy(SpecModel):
     """A Service whose selector the controller pins to the canary revision."""
     analysis: BackgroundAnalysis | None = None
     """Background analysis for the whole update (held until the analysis engine lands)."""
+    traffic_routing: TrafficRouting | None = None
+    """The traffic layer that sets exact weights. Without it, weights follow pod counts."""
 
     @field_validator("stable_service", "canary_service")
     @classmethod
@@ -254,12 +261,33 @@ class CanaryStrategy(SpecModel):
                         "(to go back, abort)"
                     )
                 last_weight = step.set_weight
-            if step.set_canary_scale is not None:
+            if step.set_canary_scale is not None and self.traffic_routing is None:
                 # Without a traffic router the canary's weight *is* its share of replicas,
                 # so sizing it apart from its weight cannot be honoured.
                 raise ValueError(
                     f"steps[{i}].setCanaryScale: needs trafficRouting (a mesh or ingress); "
                     "without one, traffic follows replica counts"
+                )
+        routed = self.traffic_routing
+        managed = {r.name for r in routed.managed_routes} if routed else set()
+        for i, step in enumerate(self.steps):
+            route = step.set_header_route or step.set_mirror_route
+            if route is None:
+                continue
+            field = "setHeaderRoute" if step.set_header_route else "setMirrorRoute"
+            if routed is None:
+                raise ValueError(f"steps[{i}].{field}: needs trafficRouting (a mesh or ingress)")
+            if route.name not in managed:
+                raise ValueError(
+                    f"steps[{i}].{field}.name: {route.name!r} is not listed in "
+                    "trafficRouting.managedRoutes"
+                )
+        if routed is not None and not (self.stable_service and self.canary_service):
+            istio = routed.istio
+            if not (istio is not None and istio.destination_rule is not None):
+                raise ValueError(
+                    "trafficRouting needs stableService and canaryService (the router sends "
+                    "each revision's share to its Service)"
                 )
         return self
 

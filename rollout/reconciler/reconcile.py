@@ -129,7 +129,7 @@ class RolloutReconciler:
             rollout,
             self._caches.deployments.by_index(namespace, name),
             {s: self._caches.services.get(namespace, s) for s in service_names},
-            weights=router.read_weights(rollout) if router.exact_weights else None,
+            weights=router.read(rollout).weights if router.exact_weights else None,
             workload=self._workload(rollout),
         )
         decision = decide(

@@ -150,7 +150,8 @@ INVALID = {
     "unknown-in-step": (
         set_at(f"{STEPS}.1", {"pause": {}, "setWeigth": 3}),
         "spec.strategy.canary.steps[1].setWeigth",
-        "unknown field (allowed here: setWeight, pause, setCanaryScale, analysis); "
+        "unknown field (allowed here: setWeight, pause, setCanaryScale, analysis, "
+        "setHeaderRoute, setMirrorRoute); "
         "did you mean setWeight?",
     ),
     # weights
@@ -178,7 +179,8 @@ INVALID = {
     "step-no-action": (
         set_at(f"{STEPS}.1", {}),
         "spec.strategy.canary.steps[1]",
-        "a step has exactly one of setWeight, pause, setCanaryScale or analysis (found: none)",
+        "a step has exactly one of setWeight, pause, setCanaryScale, analysis, "
+        "setHeaderRoute or setMirrorRoute (found: none)",
     ),
     "pause-duration": (
         set_at(f"{STEPS}.1", {"pause": {"duration": "soon"}}),

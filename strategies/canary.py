@@ -16,6 +16,7 @@ from rollout.engine.replicas import canary_replicas_for_weight
 from rollout.engine.world import Inputs
 from rollout.models import CanaryStep
 from rollout.models.status import PauseReason
+from rollout.models.traffic import SetHeaderRoute, SetMirrorRoute
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,8 @@ class StepPlan:
     """The plan waits on pods becoming available (counts toward the progress deadline)."""
     message: str
     requeue_at: datetime | None = None
+    route: SetHeaderRoute | SetMirrorRoute | None = None
+    """A managed route the current step wants set (or removed) in the traffic layer."""
 
 
 def _describe(step: CanaryStep) -> str:
@@ -182,6 +185,25 @@ class CanaryStrategy:
                 pods=True,
             )
 
+        route = step.set_header_route or step.set_mirror_route
+        if route is not None:
+            present = world.header_routes if step.set_header_route else world.mirror_routes
+            wanted = bool(route.match) or (
+                isinstance(route, SetMirrorRoute) and route.percentage is not None
+            )
+            if (route.name in present) == wanted:
+                return True, waiting("", pods=False)
+            plan = waiting(f"{label}: waiting for the route in the traffic layer", pods=True)
+            return False, StepPlan(
+                plan.weight,
+                plan.canary_target,
+                plan.stable_target,
+                False,
+                True,
+                plan.message,
+                route=route,
+            )
+
         if step.pause is not None:
             condition = draft.pause(PauseReason.CANARY_PAUSE_STEP)
             if status.promote_step == index:
@@ -235,4 +257,6 @@ class CanaryStrategy:
             if scale.weight is not None:
                 return canary_replicas_for_weight(replicas, scale.weight), replicas
             break  # matchTrafficWeight
-        return canary_replicas_for_weight(replicas, weight), replicas
+        # Deployed before released: with a router, a canary at 0% still runs one pod, so header
+        # routes and smoke tests can reach it before any weight moves.
+        return max(1, canary_replicas_for_weight(replicas, weight)), replicas

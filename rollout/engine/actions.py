@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from rollout.models import HistoryEntry, RolloutStatus
+from rollout.models.traffic import SetHeaderRoute, SetMirrorRoute
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,18 @@ class SetWeight:
 
 
 @dataclass(frozen=True)
+class SetRoute:
+    """Create, update or remove one managed header or mirror route (to the canary)."""
+
+    route: SetHeaderRoute | SetMirrorRoute
+
+
+@dataclass(frozen=True)
+class RemoveManagedRoutes:
+    """Remove every managed header and mirror route (abort, promotion, rollback)."""
+
+
+@dataclass(frozen=True)
 class ScaleWorkload:
     """Scale the workloadRef Deployment (to 0 once the Rollout serves)."""
 
@@ -81,6 +94,8 @@ Action = (
     | DeleteRevision
     | PinService
     | SetWeight
+    | SetRoute
+    | RemoveManagedRoutes
     | ScaleWorkload
     | RestartRevision
 )

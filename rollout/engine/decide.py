@@ -22,9 +22,11 @@ from rollout.engine.actions import (
     Decision,
     DeleteRevision,
     PinService,
+    RemoveManagedRoutes,
     RenumberRevision,
     RestartRevision,
     ScaleWorkload,
+    SetRoute,
     SetWeight,
 )
 from rollout.engine.draft import Draft
@@ -34,6 +36,7 @@ from rollout.engine.summary import summarize
 from rollout.engine.world import Inputs
 from rollout.models import ScaleDownDeadline
 from rollout.models.time import parse_time
+from rollout.models.traffic import SetHeaderRoute, SetMirrorRoute
 from strategies.canary import CanaryStrategy, StepPlan
 
 _CANARY = CanaryStrategy()
@@ -46,6 +49,7 @@ class _Plan:
     waiting_for_pods: bool
     message: str
     requeue_at: datetime | None = None
+    route: SetHeaderRoute | SetMirrorRoute | None = None
 
 
 def decide(inputs: Inputs) -> Decision:
@@ -123,7 +127,19 @@ def decide(inputs: Inputs) -> Decision:
         ):
             actions.append(SetWeight(stable, canary_rev, weight))
 
-    # 5. Scale down, once traffic has left.
+    # 5. Managed header / mirror routes: set by the current step (to a canary that has pods),
+    #    and all removed, after the weight went back, once no update is in progress.
+    updating = current != stable and not status.abort
+    if plan.route is not None and updating:
+        adding = bool(plan.route.match) or (
+            isinstance(plan.route, SetMirrorRoute) and plan.route.percentage is not None
+        )
+        if not adding or world.available(current) > 0:
+            actions.append(SetRoute(plan.route))
+    if not updating and (world.header_routes or world.mirror_routes):
+        actions.append(RemoveManagedRoutes())
+
+    # 6. Scale down, once traffic has left.
     actions += [a for a in scaling if a.replicas < world.replicas(a.revision)]
     actions += _restart(inputs, draft)
     if (
@@ -247,7 +263,14 @@ def _plan(inputs: Inputs, draft: Draft) -> _Plan:
             targets = _old_revision_targets(inputs, draft, keep={stable, current})
             targets[stable] = step.stable_target
             targets[current] = step.canary_target
-            return _Plan(targets, step.weight, step.waiting_for_pods, step.message, step.requeue_at)
+            return _Plan(
+                targets,
+                step.weight,
+                step.waiting_for_pods,
+                step.message,
+                step.requeue_at,
+                step.route,
+            )
 
     stable = status.stable_revision
     assert stable is not None

@@ -35,6 +35,10 @@ class World:
     """Service name -> revision its selector is pinned to (None: not pinned). Absent: missing."""
     weights: TrafficWeights | None = None
     """Weights read back from the traffic router; None when it reports nothing (not yet set)."""
+    header_routes: frozenset[str] = frozenset()
+    """Managed header routes present in the traffic layer now."""
+    mirror_routes: frozenset[str] = frozenset()
+    """Managed mirror routes present in the traffic layer now."""
     workload_replicas: int | None = None
     """spec.replicas of the workloadRef Deployment, when the Rollout has one."""
 

@@ -19,17 +19,20 @@ from rollout.engine import (
     DeleteRevision,
     Inputs,
     PinService,
+    RemoveManagedRoutes,
     RenumberRevision,
     RestartRevision,
     RevisionState,
     ScaleRevision,
     ScaleWorkload,
+    SetRoute,
     SetWeight,
     World,
     decide,
     revision_hash,
 )
 from rollout.models import RevisionWeight, Rollout, RolloutStatus, TrafficWeights
+from rollout.models.traffic import SetHeaderRoute
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -86,6 +89,10 @@ class Sim:
         default_factory=lambda: {"demo-stable": None, "demo-canary": None}
     )
     weights: TrafficWeights | None = None
+    header_routes: set[str] = field(default_factory=set)
+    mirror_routes: set[str] = field(default_factory=set)
+    route_writes: list[int] = field(default_factory=list)
+    """The canary's available pods each time a route was added."""
     never_ready: set[str] = field(default_factory=set)
     slow: set[str] = field(default_factory=set)
     """Revisions whose pods become ready one per reconcile."""
@@ -98,7 +105,11 @@ class Sim:
 
     def world(self) -> World:
         return World(
-            revisions=dict(self.revisions), services=dict(self.services), weights=self.weights
+            revisions=dict(self.revisions),
+            services=dict(self.services),
+            weights=self.weights,
+            header_routes=frozenset(self.header_routes),
+            mirror_routes=frozenset(self.mirror_routes),
         )
 
     def template(self) -> dict[str, Any]:
@@ -158,6 +169,21 @@ class Sim:
                     stable=RevisionWeight(revision=s, weight=100 - w),
                     canary=RevisionWeight(revision=c, weight=w),
                 )
+            case SetRoute(route=route):
+                canary = self.status.current_revision or ""
+                self.route_writes.append(
+                    self.revisions[canary].available if canary in self.revisions else 0
+                )
+                routes = (
+                    self.header_routes if isinstance(route, SetHeaderRoute) else self.mirror_routes
+                )
+                if route.match or getattr(route, "percentage", None) is not None:
+                    routes.add(route.name)
+                else:
+                    routes.discard(route.name)
+            case RemoveManagedRoutes():
+                self.header_routes.clear()
+                self.mirror_routes.clear()
             case RestartRevision() | ScaleWorkload():
                 pass
             case _:

@@ -21,6 +21,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from rollout.capabilities import router_problems
 from rollout.errors import SpecError, SpecProblem
 from rollout.models import API_VERSION, KIND, Rollout
 
@@ -313,7 +314,10 @@ def parse_rollout(obj: object, *, file: str = "", document: int = 0) -> Rollout:
     found = _identity_problems(obj)
     if not found:
         try:
-            return Rollout.model_validate(obj)
+            rollout = Rollout.model_validate(obj)
+            found = router_problems(rollout)
+            if not found:
+                return rollout
         except ValidationError as err:
             found = [_explain(detail) for detail in err.errors(include_url=False)]
     raise SpecError([SpecProblem(p, r, file=file, document=document) for p, r in found])

@@ -143,9 +143,15 @@ class TrafficRouting(SpecModel):
 
     @property
     def router_name(self) -> str:
-        for name in ("istio", "linkerd", "nginx", "gateway_api"):
-            if getattr(self, name) is not None:
-                return name
+        """The router's registered name: its key in the YAML (istio, ..., gatewayAPI)."""
+        for attr, key in (
+            ("istio", "istio"),
+            ("linkerd", "linkerd"),
+            ("nginx", "nginx"),
+            ("gateway_api", "gatewayAPI"),
+        ):
+            if getattr(self, attr) is not None:
+                return key
         raise AssertionError("validated: exactly one router")
 
 

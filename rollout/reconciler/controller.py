@@ -154,8 +154,9 @@ class Controller:
 
     # -- work ----------------------------------------------------------------------------------
     def _router_for(self, rollout: Rollout) -> TrafficRouter:
-        name = "replicas"  # traffic routers other than replica ratios arrive with the meshes
         canary = rollout.spec.strategy.canary
+        routing = canary.traffic_routing if canary is not None else None
+        name = routing.router_name if routing is not None else "replicas"
         if canary is not None:
             ns = rollout.metadata.namespace or ""
             for svc in (canary.stable_service, canary.canary_service):

@@ -18,10 +18,12 @@ from rollout.engine import (
     CreateRevision,
     DeleteRevision,
     PinService,
+    RemoveManagedRoutes,
     RenumberRevision,
     RestartRevision,
     ScaleRevision,
     ScaleWorkload,
+    SetRoute,
     SetWeight,
 )
 from rollout.errors import ConflictError, NotFoundError
@@ -29,6 +31,7 @@ from rollout.kube import DEPLOYMENTS, SERVICES, Kube
 from rollout.kube.client import Obj
 from rollout.models import Rollout
 from rollout.models.time import format_time
+from rollout.models.traffic import SetHeaderRoute
 from rollout.routing import TrafficRouter
 
 
@@ -117,6 +120,13 @@ class Executor:
                 self._remember(self._kube.patch(SERVICES, svc, patch, namespace=ns))
             case SetWeight(stable_revision=stable, canary_revision=canary, weight=weight):
                 self._router.set_weight(rollout, stable=stable, canary=canary, weight=weight)
+            case SetRoute(route=route):
+                if isinstance(route, SetHeaderRoute):
+                    self._router.set_header_route(rollout, route)
+                else:
+                    self._router.set_mirror_route(rollout, route)
+            case RemoveManagedRoutes():
+                self._router.remove_managed_routes(rollout)
             case ScaleWorkload(name=name, replicas=n):
                 self._kube.patch(DEPLOYMENTS, name, {"spec": {"replicas": n}}, namespace=ns)
 

@@ -7,7 +7,8 @@ from typing import Any
 from rollout import labels
 from rollout.engine import RevisionState, World
 from rollout.kube.client import Obj
-from rollout.models import Rollout, TrafficWeights
+from rollout.models import Rollout
+from rollout.routing import RouterState
 
 
 def revision_states(rollout: Rollout, deployments: list[Obj]) -> dict[str, RevisionState]:
@@ -49,13 +50,15 @@ def build_world(
     deployments: list[Obj],
     services: dict[str, Obj | None],
     *,
-    weights: TrafficWeights | None,
+    routing: RouterState,
     workload: Obj | None,
 ) -> World:
     return World(
         revisions=revision_states(rollout, deployments),
         services=service_pins(rollout, services),
-        weights=weights,
+        weights=routing.weights,
+        header_routes=routing.header_routes,
+        mirror_routes=routing.mirror_routes,
         workload_replicas=None
         if workload is None
         else int((workload.get("spec") or {}).get("replicas", 1)),

@@ -28,7 +28,7 @@ from rollout.parsing import parse_rollout
 from rollout.reconciler.execute import Executor
 from rollout.reconciler.informer import Informer
 from rollout.reconciler.observe import build_world
-from rollout.routing import TrafficRouter
+from rollout.routing import RoutingObjectNotFoundError, TrafficRouter
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,11 @@ def significant(status: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
+FINALIZER = "rollout.dev/routing"
+"""On Rollouts with a traffic router: deletion waits until routing is back on stable."""
+ROUTING_RETRY_SECONDS = 10
+
+
 class RolloutReconciler:
     def __init__(
         self,
@@ -95,8 +100,12 @@ class RolloutReconciler:
     def reconcile(self, namespace: str, name: str) -> datetime | None:
         """One pass over one Rollout. Returns when to look again at the latest (or None)."""
         raw = self._caches.rollouts.get(namespace, name)
-        if raw is None or raw["metadata"].get("deletionTimestamp"):
-            return None  # owner references let Kubernetes delete the revisions
+        if raw is None:
+            return None
+        if raw["metadata"].get("deletionTimestamp"):
+            # Owner references let Kubernetes delete the revisions; routing is ours to restore.
+            self._finalize(raw)
+            return None
         now = self._clock()
         generation = int(raw["metadata"].get("generation") or 1)
         try:
@@ -122,6 +131,19 @@ class RolloutReconciler:
         assert template is not None
 
         router = self._router_for(rollout)
+        if router.exact_weights and FINALIZER not in rollout.metadata.finalizers:
+            # Before the first routing write: deleting the Rollout must restore the routes.
+            self._set_finalizer(raw, add=True)
+            return now
+        try:
+            routing = router.read(rollout)
+        except RoutingObjectNotFoundError as err:
+            # Nothing is written until the object exists; look again soon (no watch on it).
+            decision = decide_invalid(
+                status, generation, err.message, now, reason="RoutingObjectNotFound"
+            )
+            self._persist(raw, status, decision, now)
+            return now + timedelta(seconds=ROUTING_RETRY_SECONDS)
         canary = rollout.spec.strategy.canary
         assert canary is not None
         service_names = [s for s in (canary.stable_service, canary.canary_service) if s]
@@ -129,7 +151,7 @@ class RolloutReconciler:
             rollout,
             self._caches.deployments.by_index(namespace, name),
             {s: self._caches.services.get(namespace, s) for s in service_names},
-            weights=router.read(rollout).weights if router.exact_weights else None,
+            routing=routing,
             workload=self._workload(rollout),
         )
         decision = decide(
@@ -148,6 +170,29 @@ class RolloutReconciler:
         Executor(self._kube, router, remember=self._caches.remember).run(rollout, decision.actions)
         times = [t for t in (decision.requeue_at, refresh_at) if t is not None]
         return min(times, default=None)
+
+    def _finalize(self, raw: Obj) -> None:
+        """The Rollout is being deleted: put all traffic back on stable through its router,
+        then let it go. A spec we cannot read, or a routing object already gone, has nothing
+        to restore."""
+        if FINALIZER not in (raw["metadata"].get("finalizers") or []):
+            return
+        try:
+            rollout = parse_rollout({k: v for k, v in raw.items() if k != "status"})
+            stable = (raw.get("status") or {}).get("stableRevision")
+            if stable:
+                self._router_for(rollout).finalize(rollout, stable=stable)
+        except (SpecError, RoutingObjectNotFoundError) as err:
+            log.warning("%s: nothing to restore on deletion: %s", raw["metadata"]["name"], err)
+        self._set_finalizer(raw, add=False)
+
+    def _set_finalizer(self, raw: Obj, *, add: bool) -> None:
+        meta = raw["metadata"]
+        current = [f for f in meta.get("finalizers") or [] if f != FINALIZER]
+        wanted = [*current, FINALIZER] if add else current
+        patch = {"metadata": {"finalizers": wanted, "resourceVersion": meta["resourceVersion"]}}
+        written = self._kube.patch(ROLLOUTS, meta["name"], patch, namespace=meta.get("namespace"))
+        self._caches.rollouts.write_through(written)
 
     def _template(self, rollout: Rollout) -> tuple[dict[str, Any] | None, str]:
         if rollout.spec.template is not None:

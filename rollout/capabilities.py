@@ -1,0 +1,41 @@
+"""Spec rules that depend on the router: a step that asks a router for something it cannot
+do is rejected (by `lint` and by the controller), naming the router and what it lacks —
+never silently ignored."""
+
+from __future__ import annotations
+
+from rollout import registry
+from rollout.errors import RegistryError
+from rollout.models import Rollout
+from rollout.routing import CANARY_SCALE, HEADER_ROUTE, MIRROR_ROUTE
+
+STEPS = "spec.strategy.canary.steps"
+
+
+def router_problems(rollout: Rollout) -> list[tuple[str, str]]:
+    """(field path, reason) for each step its router cannot carry out."""
+    canary = rollout.spec.strategy.canary
+    if canary is None or canary.traffic_routing is None:
+        return []
+    name = canary.traffic_routing.router_name
+    try:
+        router = registry.load("routers", name)
+    except RegistryError as err:
+        return [(f"spec.strategy.canary.trafficRouting.{name}", err.message)]
+    have: frozenset[str] = router.capabilities
+    problems = []
+    for i, step in enumerate(canary.steps):
+        for needed, present in (
+            (HEADER_ROUTE, step.set_header_route),
+            (MIRROR_ROUTE, step.set_mirror_route),
+            (CANARY_SCALE, step.set_canary_scale),
+        ):
+            if present is not None and needed not in have:
+                can = ", ".join(sorted(have)) or "weights only"
+                problems.append(
+                    (
+                        f"{STEPS}[{i}].{needed}",
+                        f"the {name} router cannot do {needed} (it supports: {can})",
+                    )
+                )
+    return problems

@@ -130,6 +130,7 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
         categories=("all",),
     ),
     ResourceType("coordination.k8s.io", "v1", "leases", "Lease"),
+    ResourceType("networking.k8s.io", "v1", "ingresses", "Ingress", status=True),
     ResourceType("batch", "v1", "jobs", "Job", status=True, categories=("all",)),
     ResourceType("events.k8s.io", "v1", "events", "Event", short_names=("ev",)),
     ResourceType(

@@ -44,14 +44,14 @@ FAST_STEPS: list[Obj] = [
 def rollout_doc(
     name: str, image: str, *, steps: list[Obj] | None = None, replicas: int = 5, **spec: Any
 ) -> Obj:
-    canary = {
+    canary: dict[str, Any] = {
         "stableService": f"{name}-stable",
         "canaryService": f"{name}-canary",
         "scaleDownDelaySeconds": 1,
         "steps": FAST_STEPS if steps is None else steps,
     }
     canary.update(spec.pop("canary", {}))
-    body = {
+    body: dict[str, Any] = {
         "apiVersion": "rollout.dev/v1alpha1",
         "kind": "Rollout",
         "metadata": {"name": name, "namespace": NS},

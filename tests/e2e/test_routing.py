@@ -52,7 +52,9 @@ def start(cluster: Cluster, *, with_vs: bool = True) -> None:
     upstream.install(cluster.kube, "networking.istio.io", "VirtualService")
     if with_vs:
         cluster.kube.create(VIRTUAL_SERVICES, virtual_service(), namespace="default")
-    cluster.create("app", steps=STEPS, canary={"trafficRouting": ROUTING})
+    cluster.create(
+        "app", steps=STEPS, canary={"trafficRouting": ROUTING, "abortScaleDownDelaySeconds": 1}
+    )
 
 
 def test_weights_are_exact_and_verified_and_abort_puts_traffic_back_on_stable(

@@ -177,14 +177,7 @@ def _route(rollout: Rollout) -> RouteTarget:
 
 
 def _new_split(rollout: Rollout, split: SMITrafficSplit) -> Obj:
-    owner = {
-        "apiVersion": "rollout.dev/v1alpha1",
-        "kind": "Rollout",
-        "name": rollout.metadata.name,
-        "uid": rollout.metadata.uid or "",
-        "controller": True,
-        "blockOwnerDeletion": True,
-    }
+    owner = rollout.owner_reference()
     return {
         "apiVersion": split.api_version,
         "kind": "TrafficSplit",

@@ -376,16 +376,7 @@ def _canary_ingress(rollout: Rollout, setup: _Setup, stable: Obj, wanted: _Wante
             "namespace": setup.namespace,
             "labels": {labels.NAME: rollout.metadata.name},
             "annotations": annotations,
-            "ownerReferences": [
-                {
-                    "apiVersion": rollout.api_version,
-                    "kind": rollout.kind,
-                    "name": rollout.metadata.name,
-                    "uid": rollout.metadata.uid,
-                    "controller": True,
-                    "blockOwnerDeletion": True,
-                }
-            ],
+            "ownerReferences": [rollout.owner_reference()],
         },
         "spec": canary_spec,
     }

@@ -44,6 +44,17 @@ class Rollout(SpecModel):
     def key(self) -> str:
         return f"{self.metadata.namespace or 'default'}/{self.metadata.name}"
 
+    def owner_reference(self) -> dict[str, Any]:
+        """For objects this Rollout owns: Kubernetes deletes them with it."""
+        return {
+            "apiVersion": self.api_version,
+            "kind": self.kind,
+            "name": self.metadata.name,
+            "uid": self.metadata.uid or "",
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+
 
 def status_to_dict(status: RolloutStatus) -> dict[str, Any]:
     """The status as written to the API: camelCase, RFC 3339 times, unset fields omitted."""

@@ -58,16 +58,7 @@ def revision_deployment(rollout: Rollout, action: CreateRevision) -> Obj:
                 labels.REVISION_NUMBER: str(action.number),
                 labels.TEMPLATE: json.dumps(action.template, sort_keys=True, separators=(",", ":")),
             },
-            "ownerReferences": [
-                {
-                    "apiVersion": rollout.api_version,
-                    "kind": rollout.kind,
-                    "name": rollout.metadata.name,
-                    "uid": rollout.metadata.uid,
-                    "controller": True,
-                    "blockOwnerDeletion": True,
-                }
-            ],
+            "ownerReferences": [rollout.owner_reference()],
         },
         "spec": {
             "replicas": action.replicas,

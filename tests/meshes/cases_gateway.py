@@ -16,7 +16,7 @@ from rollout.kube.kinds import Kind
 from rollout.models import Rollout
 from rollout.models.traffic import SetHeaderRoute
 from tests.meshes import upstream
-from tests.meshes.contract import RouterCase
+from tests.meshes.contract import RouterCase, routed_rollout
 
 Obj = dict[str, Any]
 NS = "default"
@@ -124,28 +124,7 @@ def services(kube: Kube) -> None:
 
 def rollout(routing: Obj, *, managed: list[Obj] | None = None) -> Rollout:
     traffic = {**routing, "managedRoutes": MANAGED_ROUTES if managed is None else managed}
-    return Rollout.model_validate(
-        {
-            "apiVersion": "rollout.dev/v1alpha1",
-            "kind": "Rollout",
-            "metadata": {"name": "app", "namespace": NS, "uid": "u1"},
-            "spec": {
-                "replicas": 3,
-                "selector": {"matchLabels": {"app": "app"}},
-                "template": {
-                    "metadata": {"labels": {"app": "app"}},
-                    "spec": {"containers": [{"name": "app", "image": "app:v1"}]},
-                },
-                "strategy": {
-                    "canary": {
-                        "stableService": "app-stable",
-                        "canaryService": "app-canary",
-                        "trafficRouting": traffic,
-                    }
-                },
-            },
-        }
-    )
+    return routed_rollout(traffic, replicas=3)
 
 
 def route_setup(group: str, kind: Kind, body: Obj) -> Any:

@@ -10,7 +10,7 @@ from rollout.kube import SERVICES, Kube
 from rollout.models import Rollout
 from rollout.models.traffic import SetHeaderRoute
 from tests.meshes import upstream
-from tests.meshes.contract import RouterCase
+from tests.meshes.contract import RouterCase, routed_rollout
 
 NS = "default"
 GROUP = "networking.istio.io"
@@ -104,33 +104,8 @@ def rollout(
             "stableSubsetName": "stable",
             "canarySubsetName": "canary",
         }
-    return Rollout.model_validate(
-        {
-            "apiVersion": "rollout.dev/v1alpha1",
-            "kind": "Rollout",
-            "metadata": {"name": "app", "namespace": NS, "uid": "u1"},
-            "spec": {
-                "replicas": 1,
-                "selector": {"matchLabels": {"app": "app"}},
-                "template": {
-                    "metadata": {"labels": {"app": "app"}},
-                    "spec": {"containers": [{"name": "app", "image": "app:v1"}]},
-                },
-                "strategy": {
-                    "canary": {
-                        "stableService": "app-stable",
-                        "canaryService": "app-canary",
-                        "trafficRouting": {
-                            "istio": istio,
-                            "managedRoutes": [
-                                {"name": n} for n in (MANAGED if managed is None else managed)
-                            ],
-                        },
-                    }
-                },
-            },
-        }
-    )
+    managed_routes = [{"name": n} for n in (MANAGED if managed is None else managed)]
+    return routed_rollout({"istio": istio, "managedRoutes": managed_routes})
 
 
 def setup_host(kube: Kube) -> None:

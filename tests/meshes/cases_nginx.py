@@ -14,7 +14,7 @@ from rollout.errors import NotFoundError
 from rollout.kube import SERVICES, Kube
 from rollout.models import Rollout
 from rollout.models.traffic import SetHeaderRoute
-from tests.meshes.contract import RouterCase
+from tests.meshes.contract import RouterCase, routed_rollout
 
 NS = "default"
 KUBERNETES = "1.30"
@@ -125,31 +125,8 @@ HEADER_ROUTE = SetHeaderRoute.model_validate(
 def rollout(nginx: dict[str, Any] | None = None, *, routes: tuple[str, ...] = ()) -> Rollout:
     """A Rollout "app" routed by nginx through STABLE_INGRESS (`nginx` adds fields)."""
     managed = [{"name": r} for r in ("canary-header", "other-header", *routes)]
-    return Rollout.model_validate(
-        {
-            "apiVersion": "rollout.dev/v1alpha1",
-            "kind": "Rollout",
-            "metadata": {"name": "app", "namespace": NS, "uid": "u1"},
-            "spec": {
-                "replicas": 2,
-                "selector": {"matchLabels": {"app": "app"}},
-                "template": {
-                    "metadata": {"labels": {"app": "app"}},
-                    "spec": {"containers": [{"name": "app", "image": "app:v1"}]},
-                },
-                "strategy": {
-                    "canary": {
-                        "stableService": "app-stable",
-                        "canaryService": "app-canary",
-                        "trafficRouting": {
-                            "nginx": {"stableIngress": STABLE_INGRESS, **(nginx or {})},
-                            "managedRoutes": managed,
-                        },
-                    }
-                },
-            },
-        }
-    )
+    nginx_routing = {"stableIngress": STABLE_INGRESS, **(nginx or {})}
+    return routed_rollout({"nginx": nginx_routing, "managedRoutes": managed}, replicas=2)
 
 
 def setup(kube: Kube, ingress: dict[str, Any] = SIMPLE_INGRESS) -> None:

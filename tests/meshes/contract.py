@@ -34,6 +34,33 @@ class RouterCase:
     """An example header route the router supports here, or None."""
 
 
+def routed_rollout(traffic_routing: dict[str, Any], *, replicas: int = 1) -> Rollout:
+    """The Rollout every router case uses: "app" in "default" (uid "u1"), with the two
+    Services app-stable / app-canary and the given trafficRouting."""
+    return Rollout.model_validate(
+        {
+            "apiVersion": "rollout.dev/v1alpha1",
+            "kind": "Rollout",
+            "metadata": {"name": "app", "namespace": "default", "uid": "u1"},
+            "spec": {
+                "replicas": replicas,
+                "selector": {"matchLabels": {"app": "app"}},
+                "template": {
+                    "metadata": {"labels": {"app": "app"}},
+                    "spec": {"containers": [{"name": "app", "image": "app:v1"}]},
+                },
+                "strategy": {
+                    "canary": {
+                        "stableService": "app-stable",
+                        "canaryService": "app-canary",
+                        "trafficRouting": traffic_routing,
+                    }
+                },
+            },
+        }
+    )
+
+
 def all_cases() -> list[RouterCase]:
     """Every router's cases found under tests/meshes/cases_*.py."""
     import importlib  # noqa: PLC0415

@@ -2,7 +2,8 @@
 
 What it owns, and nothing else:
 - in each configured VirtualService, the `weight` of the stable and canary destinations of the
-  managed HTTP routes (those named in `routes`, or the single unnamed-by-us route), plus the
+  managed HTTP routes (those named in `routes`, or the single unnamed-by-us route) and, in host
+  mode, of the TLS/TCP routes named in `tlsRoutes` / `tcpRoutes` (meshes/istio_l4.py), plus the
   canary destination itself when the user left it out;
 - the HTTP routes named in `trafficRouting.managedRoutes` (header and mirror routes);
 - host mode: two annotations recording which revisions the weights point at (the VS names
@@ -24,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from meshes.istio_l4 import l4_routes
 from rollout import labels
 from rollout.errors import NotFoundError
 from rollout.kube import Kind, Kube
@@ -144,7 +146,8 @@ class IstioRouter:
         mirrors: set[str] = set()
         for spec in istio.services():
             vs = self._get(VIRTUAL_SERVICES, spec.name, ns)
-            for route in self._weighted(vs, spec, managed):
+            # The HTTP routes if there are any, else the first TLS/TCP route.
+            for route in self._weighted(vs, spec, managed) or l4_routes(vs, spec)[:1]:
                 weights.add(self._route_weights(route, sides, vs))
             ours = [r for r in vs["spec"].get("http") or [] if r.get("name") in managed]
             present.append({r["name"] for r in ours})
@@ -174,10 +177,10 @@ class IstioRouter:
         istio, ns, managed = self._config(rollout)
         sides, dr = self._sides(rollout, istio, ns)
 
-        def change(vs: Obj, weighted: list[Obj]) -> None:
+        def change(vs: Obj, weighted: list[Obj], l4: list[Obj]) -> None:
             mirrors = [r for r in vs["spec"].get("http") or [] if r.get("name") in managed]
             # Mirror routes carry a copy of the weighted split: keep it in step.
-            for route in weighted + [r for r in mirrors if "mirror" in r]:
+            for route in weighted + [r for r in mirrors if "mirror" in r] + l4:
                 self._put_weights(route, weight, sides, vs)
             if dr is None:
                 notes = vs["metadata"].setdefault("annotations", {})
@@ -198,10 +201,10 @@ class IstioRouter:
         istio, ns, _ = self._config(rollout)
         sides, _ = self._sides(rollout, istio, ns)
 
-        def change(vs: Obj, weighted: list[Obj]) -> None:
+        def change(vs: Obj, weighted: list[Obj], l4: list[Obj]) -> None:
             new = None
             if route.match:
-                canary = self._canary_dest(weighted[0], sides, vs)
+                canary = self._canary_dest(self._first_http(weighted, vs), sides, vs)
                 new = {
                     "name": route.name,
                     "match": _header_match(route.match),
@@ -215,10 +218,10 @@ class IstioRouter:
         istio, ns, _ = self._config(rollout)
         sides, _ = self._sides(rollout, istio, ns)
 
-        def change(vs: Obj, weighted: list[Obj]) -> None:
+        def change(vs: Obj, weighted: list[Obj], l4: list[Obj]) -> None:
             new: Obj | None = None
             if route.match or route.percentage is not None:
-                first = weighted[0]
+                first = self._first_http(weighted, vs)
                 # No match: mirror what the weighted route serves, so copy its match (if any).
                 match = _header_match(route.match) if route.match else first.get("match")
                 new = {"name": route.name, **({"match": copy.deepcopy(match)} if match else {})}
@@ -233,9 +236,9 @@ class IstioRouter:
     def remove_managed_routes(self, rollout: Rollout) -> None:
         _, ns, managed = self._config(rollout)
 
-        def change(vs: Obj, weighted: list[Obj]) -> None:
-            http = vs["spec"].get("http") or []
-            vs["spec"]["http"] = [r for r in http if r.get("name") not in managed]
+        def change(vs: Obj, weighted: list[Obj], l4: list[Obj]) -> None:
+            if "http" in vs["spec"]:  # a TLS/TCP-only VirtualService gets no `http: []`
+                vs["spec"]["http"] = [r for r in vs["spec"]["http"] if r.get("name") not in managed]
 
         self._write(self._edit(rollout, change), ns)
 
@@ -247,10 +250,11 @@ class IstioRouter:
         istio, ns, managed = self._config(rollout)
         sides, _ = self._sides(rollout, istio, ns, finalizing=True)
 
-        def change(vs: Obj, weighted: list[Obj]) -> None:
-            http = vs["spec"].get("http") or []
-            vs["spec"]["http"] = [r for r in http if r.get("name") not in managed]
-            for route in weighted:
+        def change(vs: Obj, weighted: list[Obj], l4: list[Obj]) -> None:
+            if "http" in vs["spec"]:  # a TLS/TCP-only VirtualService gets no `http: []`
+                vs["spec"]["http"] = [r for r in vs["spec"]["http"] if r.get("name") not in managed]
+            # TLS/TCP routes are host mode only (subset mode refuses them before any weight).
+            for route in weighted + (l4 if sides.stable_host is not None else []):
                 self._put_weights(route, 0, sides, vs)
             notes = vs["metadata"].get("annotations") or {}
             for key in (STABLE_REVISION, CANARY_REVISION):
@@ -278,6 +282,14 @@ class IstioRouter:
         self, rollout: Rollout, istio: IstioRouting, ns: str, *, finalizing: bool = False
     ) -> tuple[_Sides, Obj | None]:
         rule = istio.destination_rule
+        if rule is not None and not finalizing:
+            for spec in istio.services():
+                if spec.tls_routes or spec.tcp_routes:
+                    raise RouterError(
+                        f"Rollout {rollout.key}: VirtualService {spec.name}: tlsRoutes and "
+                        "tcpRoutes are supported by host (stableService/canaryService), not "
+                        "with a destinationRule"
+                    )
         if rule is None:
             canary = rollout.spec.strategy.canary
             assert canary is not None  # _config checked
@@ -316,6 +328,8 @@ class IstioRouter:
         # Our own header/mirror routes are never the user's weighted route.
         http = [r for r in vs.get("spec", {}).get("http") or [] if r.get("name") not in managed]
         if not spec.routes:
+            if not http and (spec.tls_routes or spec.tcp_routes):
+                return []  # weights in TLS/TCP routes only
             if len(http) != 1:
                 raise RoutingObjectNotFoundError(
                     f"{where} has {len(http)} HTTP routes; name the ones to manage in "
@@ -335,9 +349,19 @@ class IstioRouter:
                 return entry
         raise RoutingObjectNotFoundError(
             f"VirtualService {vs['metadata'].get('namespace')}/{vs['metadata']['name']}: "
-            f"HTTP route {route.get('name', '(unnamed)')!r} has no stable destination "
+            f"route {route.get('name', '(unnamed)')!r} has no stable destination "
             f"({sides.stable_host or sides.stable_subset})"
         )
+
+    @staticmethod
+    def _first_http(weighted: list[Obj], vs: Obj) -> Obj:
+        """The first weighted HTTP route: header and mirror routes copy it (HTTP only)."""
+        if not weighted:
+            raise RouterError(
+                f"VirtualService {vs['metadata'].get('namespace')}/{vs['metadata']['name']}: "
+                "header and mirror routes need a weighted HTTP route"
+            )
+        return weighted[0]
 
     def _canary_dest(self, route: Obj, sides: _Sides, vs: Obj) -> Obj:
         """The canary destination of `route` (or one shaped like its stable destination)."""
@@ -376,13 +400,16 @@ class IstioRouter:
             ours.pop(name, None)
         else:
             ours[name] = new
-        at = next(i for i, r in enumerate(rest) if any(r is w for w in weighted))
+        if "http" not in vs["spec"] and not ours:
+            return  # a TLS/TCP-only VirtualService: nothing to remove, no `http: []` to add
+        # No weighted HTTP route (TLS/TCP only) means nothing is being added: keep them last.
+        at = next((i for i, r in enumerate(rest) if any(r is w for w in weighted)), len(rest))
         vs["spec"]["http"] = rest[:at] + [ours[n] for n in managed if n in ours] + rest[at:]
 
     def _edit(
         self,
         rollout: Rollout,
-        change: Callable[[Obj, list[Obj]], None],
+        change: Callable[[Obj, list[Obj], list[Obj]], None],
         *,
         skip_missing: bool = False,
     ) -> list[tuple[Obj, Obj]]:
@@ -397,7 +424,7 @@ class IstioRouter:
                     continue
                 raise
             new = copy.deepcopy(vs)
-            change(new, self._weighted(new, spec, managed))
+            change(new, self._weighted(new, spec, managed), l4_routes(new, spec))
             edits.append((vs, new))
         return edits
 

@@ -14,12 +14,37 @@ Percent = Annotated[int, Field(ge=0, le=100)]
 _ROUTE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class IstioTLSRoute(SpecModel):
+    """A TLS route of the VirtualService (spec.tls), chosen by one of its match entries."""
+
+    sni_hosts: Annotated[list[str], Field(min_length=1)]
+    """Every one of these must be in the sniHosts of one spec.tls[].match[] entry."""
+    port: Port | None = None
+    """When set, that match entry's port must be this one too."""
+
+
+class IstioTCPRoute(SpecModel):
+    """A TCP route of the VirtualService (spec.tcp), chosen by one of its match entries."""
+
+    port: Port
+    """The port of one spec.tcp[].match[] entry."""
+
+
 class IstioVirtualService(SpecModel):
-    """A VirtualService whose HTTP routes carry the stable and canary destinations."""
+    """A VirtualService whose HTTP (and optionally TLS/TCP) routes carry the stable and canary
+    destinations."""
 
     name: str
     routes: list[str] = []
-    """Names of the HTTP routes to manage. Empty: the VirtualService must have exactly one."""
+    """Names of the HTTP routes to manage. Empty: the VirtualService must have exactly one
+    (or none, when tlsRoutes or tcpRoutes are given)."""
+    tls_routes: list[IstioTLSRoute] = []
+    """TLS routes (spec.tls) whose stable/canary weights to manage too (host mode only)."""
+    tcp_routes: list[IstioTCPRoute] = []
+    """TCP routes (spec.tcp) whose stable/canary weights to manage too (host mode only)."""
 
 
 class IstioDestinationRule(SpecModel):

@@ -129,6 +129,14 @@ class CanaryStrategy:
         ready = (
             inputs.world.replicas(canary) == replicas and inputs.world.available(canary) >= replicas
         )
+        if inputs.traffic_routing:
+            # The router must confirm 100% on the canary before it becomes the stable.
+            verified = inputs.world.weights
+            ready = (
+                ready
+                and verified is not None
+                and (verified.canary.revision == canary and verified.canary.weight == 100)
+            )
         return StepPlan(
             weight=100,
             canary_target=replicas,

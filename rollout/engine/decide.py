@@ -119,6 +119,15 @@ def decide(inputs: Inputs) -> Decision:
         has_pods = world.available(canary_rev) > 0
         weight = plan.weight if canary_rev != stable and has_pods else 0
         verified = world.weights
+        # Scale first, then weight: a weight only rises once the canary has the pods the
+        # step sized it for (lowering is always allowed).
+        in_force = (
+            verified.canary.weight
+            if verified is not None and verified.canary.revision == canary_rev
+            else 0
+        )
+        if weight > in_force and world.available(canary_rev) < plan.targets.get(canary_rev, 0):
+            weight = in_force
         if (
             verified is None
             or verified.canary.weight != weight

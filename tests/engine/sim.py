@@ -92,6 +92,8 @@ class Sim:
     header_routes: set[str] = field(default_factory=set)
     mirror_routes: set[str] = field(default_factory=set)
     route_writes: list[int] = field(default_factory=list)
+    weight_writes: list[tuple[str, int, int]] = field(default_factory=list)
+    """(canary revision, weight, its available pods) for each weight write."""
     """The canary's available pods each time a route was added."""
     never_ready: set[str] = field(default_factory=set)
     slow: set[str] = field(default_factory=set)
@@ -165,6 +167,9 @@ class Sim:
             case PinService(service=svc, revision=rev):
                 self.services[svc] = rev
             case SetWeight(stable_revision=s, canary_revision=c, weight=w):
+                self.weight_writes.append(
+                    (c, w, self.revisions[c].available if c in self.revisions else 0)
+                )
                 self.weights = TrafficWeights(
                     stable=RevisionWeight(revision=s, weight=100 - w),
                     canary=RevisionWeight(revision=c, weight=w),

@@ -80,3 +80,19 @@ def test_promotion_removes_the_routes() -> None:
     sim.run(until=lambda s: s.status.phase == Phase.HEALTHY and not s.header_routes)
     assert sim.mirror_routes == set()
     assert sim.status.stable_revision == sim.revision_of("demo:v2")
+
+
+def test_a_weight_rises_only_once_the_canary_has_the_pods_for_it() -> None:
+    """Scale first, then weight: full promotion must not send 100% to a canary that has only
+    some of its pods (seen in the mesh demo: 100% on 3 of 5 pods)."""
+    sim = routed()
+    v2 = sim.revision_of("demo:v2")
+    sim.set_image("demo:v2")
+    sim.run(until=lambda s: s.status.current_step_index == 3)
+    sim.slow.add(v2)  # from now on its new pods come one per reconcile
+    sim.promote()
+    sim.run(until=lambda s: s.status.phase == Phase.HEALTHY)
+    to_v2 = [(w, avail) for rev, w, avail in sim.weight_writes if rev == v2 and w > 0]
+    assert (100, 5) in to_v2, f"the canary never got full weight with 5 pods: {to_v2}"
+    # Every weight sent to the canary was backed by pods in proportion: 20% -> 1, 100% -> 5.
+    assert all(avail >= -(-5 * w // 100) for w, avail in to_v2), to_v2

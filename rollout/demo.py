@@ -19,8 +19,8 @@ from typing import Any, TextIO
 
 from rollout import labels
 from rollout.api import RolloutsAPI
-from rollout.install import install_crds
-from rollout.kube import ROLLOUTS, SERVICES, Kube
+from rollout.install import install_crds, wait_established
+from rollout.kube import CRDS, ROLLOUTS, SERVICES, Kind, Kube
 from rollout.kube.client import Obj
 
 NAMESPACE = "default"
@@ -28,7 +28,24 @@ NAME = "demo"
 NEVER_READY = "sandbox.rollout.dev/never-ready"
 
 
-def demo_rollout(image: str) -> Obj:
+VIRTUAL_SERVICES = Kind("networking.istio.io", "v1", "virtualservices", "VirtualService")
+
+
+def demo_rollout(image: str, *, mesh: bool = False) -> Obj:
+    canary: Obj = {
+        "stableService": f"{NAME}-stable",
+        "canaryService": f"{NAME}-canary",
+        "scaleDownDelaySeconds": 5,
+        "abortScaleDownDelaySeconds": 3,
+        "steps": [
+            {"setWeight": 20},
+            {"pause": {"duration": "3s"}},
+            {"setWeight": 50},
+            {"pause": {}},
+        ],
+    }
+    if mesh:
+        canary["trafficRouting"] = {"istio": {"virtualService": {"name": NAME}}}
     return {
         "apiVersion": "rollout.dev/v1alpha1",
         "kind": "Rollout",
@@ -45,19 +62,59 @@ def demo_rollout(image: str) -> Obj:
                     ]
                 },
             },
-            "strategy": {
-                "canary": {
-                    "stableService": f"{NAME}-stable",
-                    "canaryService": f"{NAME}-canary",
-                    "scaleDownDelaySeconds": 5,
-                    "steps": [
-                        {"setWeight": 20},
-                        {"pause": {"duration": "3s"}},
-                        {"setWeight": 50},
-                        {"pause": {}},
-                    ],
-                }
+            "strategy": {"canary": canary},
+        },
+    }
+
+
+def virtual_service_kind() -> Obj:
+    """The VirtualService kind, registered in the sandbox for the --mesh demo. (A real cluster
+    has Istio's own CRD; the sandbox needs only the kind, not its schema.)"""
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "virtualservices.networking.istio.io"},
+        "spec": {
+            "group": "networking.istio.io",
+            "names": {
+                "kind": "VirtualService",
+                "plural": "virtualservices",
+                "singular": "virtualservice",
+                "listKind": "VirtualServiceList",
             },
+            "scope": "Namespaced",
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "x-kubernetes-preserve-unknown-fields": True,
+                        }
+                    },
+                }
+            ],
+        },
+    }
+
+
+def virtual_service() -> Obj:
+    return {
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "VirtualService",
+        "metadata": {"name": NAME, "namespace": NAMESPACE},
+        "spec": {
+            "hosts": [NAME],
+            "http": [
+                {
+                    "route": [
+                        {"destination": {"host": f"{NAME}-stable"}, "weight": 100},
+                        {"destination": {"host": f"{NAME}-canary"}, "weight": 0},
+                    ]
+                }
+            ],
         },
     }
 
@@ -74,8 +131,8 @@ def service(name: str) -> Obj:
 class Printer:
     """One line per visible change of the rollout."""
 
-    def __init__(self, api: RolloutsAPI, out: TextIO) -> None:
-        self.api, self.out = api, out
+    def __init__(self, api: RolloutsAPI, out: TextIO, *, mesh: bool = False) -> None:
+        self.api, self.out, self.mesh = api, out, mesh
         self.started = time.monotonic()
         self.last: tuple[Any, ...] | None = None
 
@@ -98,6 +155,15 @@ class Printer:
             f"traffic stable {weights.get('stable', {}).get('weight', '-'):>3}% / "
             f"canary {weights.get('canary', {}).get('weight', '-'):>3}%"
         )
+        if self.mesh:  # what the VirtualService itself says, not our status
+            vs = self.api.kube.get(VIRTUAL_SERVICES, NAME, namespace=NAMESPACE)
+            split = {
+                d["destination"]["host"]: d.get("weight", 0) for d in vs["spec"]["http"][0]["route"]
+            }
+            weight = (
+                f"VirtualService stable {split.get(f'{NAME}-stable', 0):>3}% / "
+                f"canary {split.get(f'{NAME}-canary', 0):>3}%"
+            )
         pods = "  ".join(_pods(d) for d in self.api.revisions(NAMESPACE, NAME))
         state = (status.get("phase"), step, weight, pods, status.get("message"))
         if state != self.last:
@@ -150,7 +216,7 @@ def phase(name: str) -> Callable[[Obj], bool]:
     return check
 
 
-def run_demo(*, out: TextIO = sys.stdout, ready_delay: float = 1.0) -> int:
+def run_demo(*, out: TextIO = sys.stdout, ready_delay: float = 1.0, mesh: bool = False) -> int:
     from rollout.reconciler.controller import Controller  # noqa: PLC0415
     from rollout.sandbox import start_sandbox  # noqa: PLC0415
 
@@ -161,11 +227,16 @@ def run_demo(*, out: TextIO = sys.stdout, ready_delay: float = 1.0) -> int:
         install_crds(kube)
         controller.start()
         api = RolloutsAPI(kube)
-        printer = Printer(api, out)
+        printer = Printer(api, out, mesh=mesh)
         printer.line(f"sandbox cluster at {sandbox.url}; controller started")
         for name in (NAME, f"{NAME}-stable", f"{NAME}-canary"):
             kube.create(SERVICES, service(name), namespace=NAMESPACE)
-        kube.create(ROLLOUTS, demo_rollout("demo:v1"), namespace=NAMESPACE)
+        if mesh:
+            kube.create(CRDS, virtual_service_kind())
+            wait_established(kube, "virtualservices.networking.istio.io")
+            kube.create(VIRTUAL_SERVICES, virtual_service(), namespace=NAMESPACE)
+            printer.line("traffic goes through the Istio VirtualService demo (exact weights)")
+        kube.create(ROLLOUTS, demo_rollout("demo:v1", mesh=mesh), namespace=NAMESPACE)
         printer.line("created Rollout demo with image demo:v1")
         wait_for(printer, phase("Healthy"), timeout=60)
 

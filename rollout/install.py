@@ -25,16 +25,19 @@ def install_crds(kube: Kube, *, wait: float = 10.0) -> None:
                 },
             }
             kube.replace(CRDS, crd)
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                conditions = (kube.get(CRDS, name).get("status") or {}).get("conditions") or []
-            except NotFoundError:
-                conditions = []
-            if any(
-                c.get("type") == "Established" and c.get("status") == "True" for c in conditions
-            ):
-                break
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"CRD {name} was not Established within {wait:.0f}s")
-            time.sleep(0.05)
+        wait_established(kube, name, wait=wait)
+
+
+def wait_established(kube: Kube, name: str, *, wait: float = 10.0) -> None:
+    """Until the API server says the CRD `name` is Established (its kind is served)."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            conditions = (kube.get(CRDS, name).get("status") or {}).get("conditions") or []
+        except NotFoundError:
+            conditions = []
+        if any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions):
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"CRD {name} was not Established within {wait:.0f}s")
+        time.sleep(0.05)

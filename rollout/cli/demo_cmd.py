@@ -17,10 +17,15 @@ def register(subparsers: Any) -> None:
         default=1.0,
         help="seconds before new pods become ready in the sandbox (default 1)",
     )
+    parser.add_argument(
+        "--mesh",
+        choices=["istio"],
+        help="route traffic through an Istio VirtualService in the sandbox (exact weights)",
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from rollout.demo import run_demo  # noqa: PLC0415
 
-    return run_demo(ready_delay=args.ready_delay)
+    return run_demo(ready_delay=args.ready_delay, mesh=args.mesh == "istio")

@@ -22,7 +22,8 @@ from typing import Any
 
 from rollout import labels
 from rollout.install import install_crds
-from rollout.kube import DEPLOYMENTS, ROLLOUTS, SERVICES, Kube
+from rollout.kube import DEPLOYMENTS, ROLLOUTS, SERVICES, Kind, Kube
+from tests.meshes import upstream
 
 NS = "default"
 STEPS = [{"setWeight": 25}, {"pause": {"duration": "1s"}}, {"setWeight": 75}]
@@ -30,7 +31,70 @@ TRANSITIONS = len(STEPS) + 1  # each step, then the promotion
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def rollout(name: str, image: str) -> dict[str, Any]:
+ROUTINGS: dict[str, Any] = {
+    "none": None,
+    "istio": lambda n: {"istio": {"virtualService": {"name": n}}},
+    "gatewayAPI": lambda n: {"gatewayAPI": {"httpRoute": n}},
+    "nginx": lambda n: {"nginx": {"stableIngress": n}},
+    "linkerd": lambda n: {"linkerd": {"trafficSplit": {"name": n, "rootService": n}}},
+}
+KINDS = {
+    "istio": Kind("networking.istio.io", "v1", "virtualservices", "VirtualService"),
+    "gatewayAPI": Kind("gateway.networking.k8s.io", "v1", "httproutes", "HTTPRoute"),
+    "nginx": Kind("networking.k8s.io", "v1", "ingresses", "Ingress"),
+}
+
+
+def routing_object(router: str, name: str) -> dict[str, Any] | None:
+    """The user's routing object for one rollout (None: the router needs none, or creates it)."""
+    stable, canary = f"{name}-stable", f"{name}-canary"
+    if router == "istio":
+        route = [
+            {"destination": {"host": stable}, "weight": 100},
+            {"destination": {"host": canary}, "weight": 0},
+        ]
+        return {
+            "apiVersion": "networking.istio.io/v1",
+            "kind": "VirtualService",
+            "metadata": {"name": name},
+            "spec": {"hosts": [name], "http": [{"route": route}]},
+        }
+    if router == "gatewayAPI":
+        refs = [
+            {"name": stable, "port": 80, "weight": 100},
+            {"name": canary, "port": 80, "weight": 0},
+        ]
+        return {
+            "apiVersion": "gateway.networking.k8s.io/v1",
+            "kind": "HTTPRoute",
+            "metadata": {"name": name},
+            "spec": {"parentRefs": [{"name": "gw"}], "rules": [{"backendRefs": refs}]},
+        }
+    if router == "nginx":
+        path = {
+            "path": "/",
+            "pathType": "Prefix",
+            "backend": {"service": {"name": stable, "port": {"number": 80}}},
+        }
+        return {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "Ingress",
+            "metadata": {"name": name},
+            "spec": {"rules": [{"host": f"{name}.example", "http": {"paths": [path]}}]},
+        }
+    return None
+
+
+def rollout(name: str, image: str, router: str = "none") -> dict[str, Any]:
+    canary: dict[str, Any] = {
+        "stableService": f"{name}-stable",
+        "canaryService": f"{name}-canary",
+        "scaleDownDelaySeconds": 1,
+        "abortScaleDownDelaySeconds": 1,
+        "steps": STEPS,
+    }
+    if ROUTINGS[router] is not None:
+        canary["trafficRouting"] = ROUTINGS[router](name)
     return {
         "apiVersion": "rollout.dev/v1alpha1",
         "kind": "Rollout",
@@ -42,14 +106,7 @@ def rollout(name: str, image: str) -> dict[str, Any]:
                 "metadata": {"labels": {"app": name}},
                 "spec": {"containers": [{"name": "app", "image": image}]},
             },
-            "strategy": {
-                "canary": {
-                    "stableService": f"{name}-stable",
-                    "canaryService": f"{name}-canary",
-                    "scaleDownDelaySeconds": 1,
-                    "steps": STEPS,
-                }
-            },
+            "strategy": {"canary": canary},
         },
     }
 
@@ -71,9 +128,9 @@ def peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
-def run(n: int, workdir: Path) -> dict[str, Any]:
-    kubeconfig = workdir / f"kubeconfig-{n}"
-    stats_file = workdir / f"stats-{n}.json"
+def run(n: int, workdir: Path, router: str = "none") -> dict[str, Any]:
+    kubeconfig = workdir / f"kubeconfig-{router}-{n}"
+    stats_file = workdir / f"stats-{router}-{n}.json"
     sandbox = subprocess.Popen(
         [
             sys.executable,
@@ -94,7 +151,13 @@ def run(n: int, workdir: Path) -> dict[str, Any]:
     kube = Kube.from_config(kubeconfig=str(kubeconfig))
     try:
         install_crds(kube)
-        log = (workdir / f"controller-{n}.log").open("wb")
+        if router == "istio":
+            upstream.install(kube, "networking.istio.io", "VirtualService")
+        if router == "gatewayAPI":
+            upstream.install(kube, "gateway.networking.k8s.io", "HTTPRoute")
+        if router == "linkerd":
+            upstream.install(kube, "split.smi-spec.io", "TrafficSplit", file=upstream.LINKERD_SMI)
+        log = (workdir / f"controller-{router}-{n}.log").open("wb")
         controller = subprocess.Popen(
             [
                 sys.executable,
@@ -115,7 +178,10 @@ def run(n: int, workdir: Path) -> dict[str, Any]:
         )
         names = [f"svc-{i:05d}" for i in range(n)]
         for name in names:
-            for svc in (f"{name}-stable", f"{name}-canary"):
+            obj = routing_object(router, name)
+            if obj is not None:
+                kube.create(KINDS[router], obj, namespace=NS)
+            for svc in (f"{name}-stable", f"{name}-canary", name):
                 kube.create(
                     SERVICES,
                     {
@@ -126,7 +192,7 @@ def run(n: int, workdir: Path) -> dict[str, Any]:
                     },
                     namespace=NS,
                 )
-            kube.create(ROLLOUTS, rollout(name, "app:v1"), namespace=NS)
+            kube.create(ROLLOUTS, rollout(name, "app:v1", router), namespace=NS)
 
         def all_healthy(items: list[dict[str, Any]]) -> bool:
             return len(items) == n and all(
@@ -175,6 +241,7 @@ def run(n: int, workdir: Path) -> dict[str, Any]:
     requests = stats["api_requests"]
     writes = sum(v for k, v in requests.items() if k in ("create", "update", "patch", "delete"))
     return {
+        "router": router,
         "rollouts": n,
         "setup_seconds": round(setup, 1),
         "wall_seconds": round(wall, 1),
@@ -194,15 +261,22 @@ def run(n: int, workdir: Path) -> dict[str, Any]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rollouts", type=int, nargs="+", default=[100, 1000])
+    parser.add_argument("--routers", nargs="+", default=["none"], choices=sorted(ROUTINGS))
     parser.add_argument("--out", default=str(ROOT / "bench-results" / "canary.json"))
     args = parser.parse_args()
-    command = "python -m tests.bench.canary_bench --rollouts " + " ".join(map(str, args.rollouts))
+    command = (
+        "python -m tests.bench.canary_bench --rollouts "
+        + " ".join(map(str, args.rollouts))
+        + " --routers "
+        + " ".join(args.routers)
+    )
     results = []
     with tempfile.TemporaryDirectory() as tmp:
-        for n in args.rollouts:
-            result = run(n, Path(tmp))
-            print(json.dumps(result), flush=True)
-            results.append(result)
+        for router in args.routers:
+            for n in args.rollouts:
+                result = run(n, Path(tmp), router)
+                print(json.dumps(result), flush=True)
+                results.append(result)
     report = {
         "command": command,
         "machine": f"{os.cpu_count()} cores",

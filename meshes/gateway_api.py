@@ -9,6 +9,7 @@ rule names, header matches (Exact / RegularExpression) and the RequestMirror fil
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 from rollout.gateway_routes import GatewayRoutes, RouteTarget
@@ -22,10 +23,16 @@ HTTP_ROUTES = Kind("gateway.networking.k8s.io", "v1", "httproutes", "HTTPRoute")
 GRPC_ROUTES = Kind("gateway.networking.k8s.io", "v1", "grpcroutes", "GRPCRoute")
 
 
+# Gateway API defines no metrics: each implementation (Envoy Gateway, Istio, Cilium ...) exports
+# its own, so there are no built-in queries; analysis templates name their own.
+QUERIES: Mapping[str, str] = {}
+
+
 class GatewayAPIRouter:
     name: ClassVar[str] = "gatewayAPI"
     exact_weights: ClassVar[bool] = True
     capabilities: ClassVar[frozenset[str]] = frozenset({HEADER_ROUTE, MIRROR_ROUTE, CANARY_SCALE})
+    queries: ClassVar[Mapping[str, str]] = QUERIES
 
     def __init__(self, kube: Kube) -> None:
         self._routes = GatewayRoutes(kube)

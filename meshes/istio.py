@@ -21,7 +21,7 @@ changed; a 409 propagates as ConflictError for the reconciler to re-read and dec
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -128,10 +128,27 @@ def _header_match(match: list[HeaderMatch]) -> list[Obj]:
     return [{"headers": headers}]
 
 
+# Built-in queries for the analysis gates (string.Template: $namespace, $workload = the
+# revision's Deployment, $interval; PromQL's own braces stay as they are). Counts first:
+# statistics are computed from counts, not from ratios.
+QUERIES: Mapping[str, str] = {
+    "request-count": 'sum(increase(istio_requests_total{reporter="destination",'
+    'destination_workload_namespace="$namespace",destination_workload="$workload"}[$interval]))',
+    "error-count": 'sum(increase(istio_requests_total{reporter="destination",'
+    'destination_workload_namespace="$namespace",destination_workload="$workload",'
+    'response_code=~"5.."}[$interval]))',
+    "request-duration-p99-ms": "histogram_quantile(0.99, sum(rate("
+    'istio_request_duration_milliseconds_bucket{reporter="destination",'
+    'destination_workload_namespace="$namespace",destination_workload="$workload"}'
+    "[$interval])) by (le))",
+}
+
+
 class IstioRouter:
     name: ClassVar[str] = "istio"
     exact_weights: ClassVar[bool] = True
     capabilities: ClassVar[frozenset[str]] = frozenset({HEADER_ROUTE, MIRROR_ROUTE, CANARY_SCALE})
+    queries: ClassVar[Mapping[str, str]] = QUERIES
 
     def __init__(self, kube: Kube) -> None:
         self._kube = kube

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from rollout import labels
@@ -44,11 +45,25 @@ def traffic_splits(api_version: str) -> Kind:
     return Kind(group, version, "trafficsplits", "TrafficSplit")
 
 
+# Built-in queries for the analysis gates (string.Template: $namespace, $workload = the
+# revision's Deployment, $interval; PromQL's own braces stay as they are). Counts first:
+# statistics are computed from counts, not from ratios.
+QUERIES: Mapping[str, str] = {
+    "request-count": 'sum(increase(response_total{namespace="$namespace",'
+    'deployment="$workload",direction="inbound"}[$interval]))',
+    "error-count": 'sum(increase(response_total{namespace="$namespace",'
+    'deployment="$workload",direction="inbound",classification="failure"}[$interval]))',
+    "request-duration-p99-ms": "histogram_quantile(0.99, sum(rate(response_latency_ms_bucket{"
+    'namespace="$namespace",deployment="$workload",direction="inbound"}[$interval])) by (le))',
+}
+
+
 class LinkerdRouter:
     name: ClassVar[str] = "linkerd"
     exact_weights: ClassVar[bool] = True
     # Header routes only with httpRoute: with trafficSplit, set_header_route raises RouterError.
     capabilities: ClassVar[frozenset[str]] = frozenset({HEADER_ROUTE, CANARY_SCALE})
+    queries: ClassVar[Mapping[str, str]] = QUERIES
 
     def __init__(self, kube: Kube) -> None:
         self._kube = kube

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -82,10 +82,27 @@ class _Wanted:
     """The managed header route's annotations (name included), or None."""
 
 
+# Built-in queries for the analysis gates (string.Template: $namespace, $ingress = the
+# canary Ingress, $interval; PromQL's own braces stay as they are). Counts first:
+# statistics are computed from counts, not from ratios.
+QUERIES: Mapping[str, str] = {
+    "request-count": 'sum(increase(nginx_ingress_controller_requests{namespace="$namespace",'
+    'ingress="$ingress",canary!=""}[$interval]))',
+    "error-count": 'sum(increase(nginx_ingress_controller_requests{namespace="$namespace",'
+    'ingress="$ingress",canary!="",status=~"5.."}[$interval]))',
+    # ingress-nginx exports no per-canary histogram: this is a mean, not a percentile.
+    "request-duration-mean-ms": "sum(rate(nginx_ingress_controller_response_duration_seconds_sum{"
+    'namespace="$namespace",ingress="$ingress",canary!=""}[$interval])) / sum(rate('
+    'nginx_ingress_controller_response_duration_seconds_count{namespace="$namespace",'
+    'ingress="$ingress",canary!=""}[$interval])) * 1000',
+}
+
+
 class NginxRouter:
     name: ClassVar[str] = "nginx"
     exact_weights: ClassVar[bool] = True
     capabilities: ClassVar[frozenset[str]] = frozenset({HEADER_ROUTE, CANARY_SCALE})
+    queries: ClassVar[Mapping[str, str]] = QUERIES
 
     def __init__(self, kube: Kube) -> None:
         self._kube = kube

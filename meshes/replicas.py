@@ -7,6 +7,7 @@ this router has nothing to write and reports nothing (the engine derives weights
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 from rollout.kube import Kube
@@ -14,11 +15,15 @@ from rollout.models import Rollout
 from rollout.models.traffic import SetHeaderRoute, SetMirrorRoute
 from rollout.routing import RouterError, RouterState
 
+# No traffic layer, so no traffic metrics of ours to query.
+QUERIES: Mapping[str, str] = {}
+
 
 class ReplicaRatioRouter:
     name: ClassVar[str] = "replicas"
     exact_weights: ClassVar[bool] = False
     capabilities: ClassVar[frozenset[str]] = frozenset()
+    queries: ClassVar[Mapping[str, str]] = QUERIES
 
     def __init__(self, kube: Kube) -> None:
         self._kube = kube

@@ -17,6 +17,7 @@ Rules every router keeps (the contract suite in tests/meshes checks them for eac
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
 
@@ -57,6 +58,8 @@ class TrafficRouter(Protocol):
     """True: the router sets weights itself. False: weights follow pod counts (no router)."""
     capabilities: ClassVar[frozenset[str]]
     """Which optional step kinds it supports: HEADER_ROUTE, MIRROR_ROUTE, CANARY_SCALE."""
+    queries: ClassVar[Mapping[str, str]]
+    """Built-in PromQL for the analysis gates, by name (string.Template placeholders)."""
 
     def __init__(self, kube: Kube) -> None: ...
 

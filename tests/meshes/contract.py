@@ -1,37 +1,13 @@
-"""The contract every traffic router keeps, run against each router's cases.
-
-A router module's test package provides `CASES: list[RouterCase]` (tests/meshes/cases_*.py);
-a third-party router can run the same suite by providing its own cases. Each case sets up the
-user's routing objects in a sandbox, and the suite checks the rules of rollout/routing.py on
-the resulting objects: round trip, one guarded write, idempotence, conflicts, header routes,
-finalize, and upstream-schema validity of everything written.
-"""
+"""Our routers' cases for the router contract (the checks live in the product:
+rollout/testing/router_contract.py). Each tests/meshes/cases_<router>.py provides
+`CASES: list[RouterCase]`; `all_cases` collects them."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from rollout.kube import Kube
 from rollout.models import Rollout
-from rollout.models.traffic import SetHeaderRoute
-
-
-@dataclass(frozen=True)
-class RouterCase:
-    id: str
-    router: type
-    setup: Callable[[Kube], None]
-    """Install upstream CRDs, create the user's routing objects and the two Services."""
-    rollout: Callable[[], Rollout]
-    """The Rollout (name "app", namespace "default", uid "u1") using them."""
-    objects: Callable[[Kube], list[dict[str, Any]]]
-    """The routing objects as they are now."""
-    validate: Callable[[dict[str, Any]], None]
-    """Upstream-schema validation of one of those objects."""
-    header_route: SetHeaderRoute | None
-    """An example header route the router supports here, or None."""
+from rollout.testing.router_contract import RouterCase
 
 
 def routed_rollout(traffic_routing: dict[str, Any], *, replicas: int = 1) -> Rollout:

@@ -20,6 +20,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
+import yaml
+
 from rollout import labels
 from rollout.install import install_crds
 from rollout.kube import DEPLOYMENTS, ROLLOUTS, SERVICES, Kind, Kube
@@ -121,6 +124,23 @@ def wait_until(kube: Kube, check: Any, *, timeout: float, what: str) -> float:
     raise TimeoutError(f"{what} not reached in {timeout:.0f}s")
 
 
+def sandbox_url(kubeconfig: Path) -> str:
+    config = yaml.safe_load(kubeconfig.read_text())
+    return str(config["clusters"][0]["cluster"]["server"])
+
+
+def writes_by_resource(url: str) -> dict[str, int]:
+    """Writes the API server saw since the log was cleared, by resource[/subresource]."""
+    counts: dict[str, int] = {}
+    for record in httpx.get(f"{url}/sandbox/requests", timeout=60).json():
+        if record["verb"] in ("create", "update", "patch", "delete"):
+            key = record["resource"] + (
+                f"/{record['subresource']}" if record["subresource"] else ""
+            )
+            counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
 def peak_rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -204,6 +224,8 @@ def run(n: int, workdir: Path, router: str = "none") -> dict[str, Any]:
         setup = wait_until(kube, all_healthy, timeout=600, what="initial deploy")
         time.sleep(1.0)
         controller.send_signal(signal.SIGUSR1)  # measure the canary only
+        url = sandbox_url(kubeconfig)
+        httpx.delete(f"{url}/sandbox/requests", timeout=30)
         time.sleep(0.2)
         started = time.monotonic()
         for name in names:
@@ -228,6 +250,9 @@ def run(n: int, workdir: Path, router: str = "none") -> dict[str, Any]:
         wall = time.monotonic() - started
         time.sleep(1.0)  # let trailing reconciles (status refreshes) land in the counters
         rss = peak_rss_mib(controller.pid)
+        # The driver's own writes (one image patch per rollout) are not the controller's.
+        by_resource = writes_by_resource(url)
+        by_resource["rollouts"] = by_resource.get("rollouts", 0) - n
         controller.send_signal(signal.SIGTERM)
         controller.wait(timeout=60)
         stats = json.loads(stats_file.read_text())
@@ -254,6 +279,9 @@ def run(n: int, workdir: Path, router: str = "none") -> dict[str, Any]:
             k: round(v / n, 2) for k, v in sorted(requests.items())
         },
         "api_writes_per_step_transition": round(writes / n / TRANSITIONS, 2),
+        "writes_per_step_transition_by_resource": {
+            k: round(v / n / TRANSITIONS, 2) for k, v in sorted(by_resource.items()) if v
+        },
         "controller_peak_rss_mib": round(rss, 1),
     }
 

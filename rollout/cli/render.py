@@ -98,6 +98,12 @@ def list_rows(rollouts: list[Obj], *, namespaces: bool) -> str:
     return table(rows)
 
 
+def _routing_text(spec: Obj) -> str:
+    routing = ((spec.get("strategy") or {}).get("canary") or {}).get("trafficRouting") or {}
+    routers = [k for k in ("istio", "linkerd", "nginx", "gatewayAPI") if k in routing]
+    return f"traffic routed by {routers[0]}" if routers else "weights follow pod counts"
+
+
 def describe(rollout: Obj, revisions: list[Obj], events: list[Obj]) -> str:
     meta, spec, status = rollout["metadata"], rollout.get("spec") or {}, rollout.get("status") or {}
     stable, current = status.get("stableRevision"), status.get("currentRevision")
@@ -107,7 +113,7 @@ def describe(rollout: Obj, revisions: list[Obj], events: list[Obj]) -> str:
         f"Namespace:   {meta.get('namespace', '')}",
         f"Phase:       {status.get('phase', '-')}",
         f"Message:     {status.get('message', '')}",
-        "Strategy:    canary (weights follow pod counts)",
+        f"Strategy:    canary ({_routing_text(spec)})",
         f"Replicas:    desired {spec.get('replicas', '-')}, "
         f"available {status.get('availableReplicas', 0)}",
     ]

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from rollout.cli.render import describe
 from rollout.errors import NotFoundError
 from rollout.kube import ROLLOUTS, Kind
 from tests.e2e.harness import Cluster
@@ -70,6 +71,9 @@ def test_weights_are_exact_and_verified_and_abort_puts_traffic_back_on_stable(
     status = cluster.status("app")
     assert status["canary"]["weights"]["canary"] == {"revision": v2, "weight": 20}
     assert cluster.replicas("app")[v1] == (5, 5)  # the stable stays at full size
+    shown = describe(cluster.rollout("app"), cluster.api.revisions("default", "app"), [])
+    assert "canary (traffic routed by istio)" in shown
+    assert "canary 20% (" in shown
     vs = cluster.kube.get(VIRTUAL_SERVICES, "app-vs", namespace="default")
     assert vs["spec"]["http"][0]["retries"] == {"attempts": 3}
     upstream.validate(vs)

@@ -119,3 +119,23 @@ def test_deleting_the_rollout_restores_routing_to_stable(cluster: Cluster) -> No
     else:
         raise AssertionError("the Rollout was not released by its finalizer")
     assert weights(cluster) == {"app-stable": 100, "app-canary": 0}
+
+
+def test_a_routing_conflict_is_read_again_and_retried(cluster: Cluster) -> None:
+    """409s on the VirtualService: the controller re-reads and decides again; the weights and
+    the user's own fields come out right (no stale merge)."""
+    start(cluster)
+    cluster.wait_phase("app", "Healthy")
+    cluster.sandbox.faults.add(verb="update", resource="virtualservices", code=409, count=3)
+    cluster.api.set_image("default", "app", "app", "app:v2")
+    cluster.wait_step("app", 1)
+    injected = [
+        r
+        for r in cluster.sandbox.requests.entries()
+        if r.injected and r.resource == "virtualservices"
+    ]
+    assert len(injected) == 3
+    vs = cluster.kube.get(VIRTUAL_SERVICES, "app-vs", namespace="default")
+    assert weights(cluster) == {"app-stable": 80, "app-canary": 20}
+    assert vs["spec"]["http"][0]["retries"] == {"attempts": 3}
+    assert cluster.status("app")["canary"]["weights"]["canary"]["weight"] == 20

@@ -35,7 +35,7 @@ crd: install
 	$(BIN)/python -m rollout.crd
 
 bench: install
-	$(BIN)/python -m tests.bench.canary_bench --rollouts 100 1000
+	$(BIN)/python -m tests.bench.canary_bench --rollouts 100 1000 --routers none istio gatewayAPI nginx linkerd
 
 check: test
 

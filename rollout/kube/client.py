@@ -181,25 +181,9 @@ class Kube:
             raw.release_conn()
 
     # -- plumbing --------------------------------------------------------------------------
-    def _call(
-        self,
-        verb: str,
-        method: str,
-        path: str,
-        *,
-        query: builtins.list[tuple[str, str]] | None = None,
-        body: Any = None,
-        content_type: str | None = None,
-    ) -> Obj:
-        response = self._send(
-            verb,
-            method,
-            path,
-            query=query,
-            body=body,
-            content_type=content_type,
-            timeout=self._timeout,
-        )
+    def _call(self, verb: str, method: str, path: str, **request: Any) -> Obj:
+        """One request with the default timeout; the JSON body of the answer."""
+        response = self._send(verb, method, path, timeout=self._timeout, **request)
         try:
             data = response.read()
         except (urllib3.exceptions.HTTPError, OSError) as err:

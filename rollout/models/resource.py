@@ -54,8 +54,3 @@ class Rollout(SpecModel):
             "controller": True,
             "blockOwnerDeletion": True,
         }
-
-
-def status_to_dict(status: RolloutStatus) -> dict[str, Any]:
-    """The status as written to the API: camelCase, RFC 3339 times, unset fields omitted."""
-    return status.to_dict()

@@ -90,10 +90,6 @@ class Informer:
         """Our own write's result, ahead of its watch event."""
         self._store(obj, notify=False)
 
-    def forget(self, namespace: str | None, name: str) -> None:
-        with self._lock:
-            self._drop(f"{namespace or ''}/{name}")
-
     def _store(self, obj: Obj, *, notify: bool) -> None:
         key = object_key(obj)
         with self._lock:

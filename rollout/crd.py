@@ -31,6 +31,7 @@ import yaml
 from pydantic import BaseModel
 
 from rollout.models import GROUP, KIND, PLURAL, VERSION, RolloutSpec, RolloutStatus
+from rollout.models.analysis import AnalysisTemplateSpec
 
 CRD_DIR = Path(__file__).parent / "crds"
 HEADER = (
@@ -247,8 +248,9 @@ def custom_resource_definition(
     categories: list[str] | None = None,
     printer_columns: list[dict[str, Any]] | None = None,
     scale: dict[str, str] | None = None,
+    namespaced: bool = True,
 ) -> dict[str, Any]:
-    """A namespaced apiextensions.k8s.io/v1 CRD in our group, one served+storage version."""
+    """An apiextensions.k8s.io/v1 CRD in our group, one served+storage version."""
     spec = structural_schema(spec_model)
     properties: dict[str, Any] = {
         "apiVersion": {
@@ -297,7 +299,12 @@ def custom_resource_definition(
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
         "metadata": {"name": f"{plural}.{GROUP}"},
-        "spec": {"group": GROUP, "names": names, "scope": "Namespaced", "versions": [version]},
+        "spec": {
+            "group": GROUP,
+            "names": names,
+            "scope": "Namespaced" if namespaced else "Cluster",
+            "versions": [version],
+        },
     }
 
 
@@ -340,7 +347,27 @@ def crd_documents() -> list[dict[str, Any]]:
             "labelSelectorPath": ".status.selector",
         },
     )
-    return [rollout]
+    templates = [
+        custom_resource_definition(
+            kind=kind,
+            plural=f"{kind.lower()}s",
+            singular=kind.lower(),
+            spec_model=AnalysisTemplateSpec,
+            status_model=None,
+            description=(
+                f"{'A cluster-wide' if not namespaced else 'An'} analysis template: the metrics "
+                "(provider, schedule, CEL conditions, limits) a Rollout's analysis steps and "
+                "background analysis are judged by."
+            ),
+            categories=["rollouts"],
+            namespaced=namespaced,
+        )
+        for kind, namespaced in (
+            ("AnalysisTemplate", True),
+            ("ClusterAnalysisTemplate", False),
+        )
+    ]
+    return [rollout, *templates]
 
 
 class _Dumper(yaml.SafeDumper):

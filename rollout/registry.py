@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from rollout.errors import RegistryError
 
-Group = Literal["routers", "strategies"]
+Group = Literal["routers", "strategies", "providers"]
 
 
 @cache

@@ -1,4 +1,4 @@
-"""The canary strategy: walking the steps (setWeight, pause, setCanaryScale, analysis).
+"""The canary strategy: walking the steps (setWeight, pause, setCanaryScale, analysis, routes).
 
 Given where the rollout stands, it says how big the canary and the stable should be, what weight
 the canary should get, whether the current step is done, and what it waits for. It moves
@@ -8,13 +8,18 @@ phases) is the engine's. Pure: no I/O, no clock but `draft.now`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from rollout.analysis.gates import step_run
+from rollout.engine import gating
+from rollout.engine.analysis import advance, end, summary
 from rollout.engine.draft import Draft
 from rollout.engine.replicas import canary_replicas_for_weight
 from rollout.engine.world import Inputs
 from rollout.models import CanaryStep
+from rollout.models.analysis_status import AnalysisPhase, RunKind
 from rollout.models.status import PauseReason
 from rollout.models.traffic import SetHeaderRoute, SetMirrorRoute
 
@@ -33,6 +38,8 @@ class StepPlan:
     requeue_at: datetime | None = None
     route: SetHeaderRoute | SetMirrorRoute | None = None
     """A managed route the current step wants set (or removed) in the traffic layer."""
+    abort: str | None = None
+    """The step's analysis says roll back: why."""
 
 
 def _describe(step: CanaryStep) -> str:
@@ -54,7 +61,10 @@ class CanaryStrategy:
 
     name = "canary"
 
-    def walk(self, inputs: Inputs, draft: Draft, *, stable: str, canary: str) -> StepPlan:
+    def walk(
+        self, inputs: Inputs, draft: Draft, *, stable: str, canary: str, hold: str | None = None
+    ) -> StepPlan:
+        """`hold`: why the steps may not advance now (an inconclusive background analysis)."""
         spec = inputs.spec
         assert spec.strategy.canary is not None
         steps = spec.strategy.canary.steps
@@ -101,7 +111,7 @@ class CanaryStrategy:
             if not done:
                 status.current_step_index = index
                 return plan
-            if spec.paused:
+            if spec.paused or hold:
                 # Keep the pause condition `_step` just cleared: its start time is a timed
                 # pause's clock, and restarting it on every pass would make `resume` wait a
                 # whole duration again.
@@ -113,7 +123,9 @@ class CanaryStrategy:
                     stable_target,
                     False,
                     False,
-                    f"{label}: done; paused (rollout resume to continue)",
+                    f"{label}: done; {hold}"
+                    if hold
+                    else f"{label}: done; paused (rollout resume to continue)",
                 )
             if status.promote_step == index:
                 draft.record("StepPromoted", f"{label} promoted", revision=canary, step=index)
@@ -137,14 +149,17 @@ class CanaryStrategy:
                 and verified is not None
                 and (verified.canary.revision == canary and verified.canary.weight == 100)
             )
+        waiting = gating.background_verdict(inputs, draft) if ready else None
         return StepPlan(
             weight=100,
             canary_target=replicas,
             # The old stable keeps its pods; it is scaled down after scaleDownDelaySeconds.
             stable_target=inputs.world.replicas(stable),
-            promote=ready and not spec.paused,
+            promote=ready and not spec.paused and not hold and waiting is None,
             waiting_for_pods=not ready,
-            message=(
+            message=hold
+            or waiting
+            or (
                 f"all steps done: waiting for canary pods "
                 f"({inputs.world.available(canary)}/{replicas} available)"
             ),
@@ -228,16 +243,43 @@ class CanaryStrategy:
             left = (ends - draft.now).total_seconds()
             return False, waiting(f"{label}: {left:.0f}s left", pods=False, at=ends)
 
-        # An analysis step: held until the analysis engine lands. Never passed silently.
-        draft.pause(PauseReason.ANALYSIS_PENDING)
+        return self._analysis(inputs, draft, index=index, label=label, waiting=waiting)
+
+    @staticmethod
+    def _analysis(
+        inputs: Inputs,
+        draft: Draft,
+        *,
+        index: int,
+        label: str,
+        waiting: Callable[..., StepPlan],
+    ) -> tuple[bool, StepPlan]:
+        """An analysis step: Successful moves on, Failed / Error roll back, Inconclusive pauses
+        (a person promotes or aborts; inconclusiveTimeout rolls back). Promote skips it."""
+        status, name = draft.status, step_run(index)
+        revision = status.current_revision
         if status.promote_step == index:
-            draft.unpause(PauseReason.ANALYSIS_PENDING)
+            run, stops = end(inputs.analysis, draft, name, reason="skipped by promote")
+            draft.terminations.extend(stops)
+            draft.unpause(PauseReason.INCONCLUSIVE_ANALYSIS)
             return True, waiting("", pods=False)
-        return False, waiting(
-            f"{label}: analysis is not evaluated by this version; "
-            f"rollout promote {inputs.name} to continue",
-            pods=False,
-        )
+        run = advance(inputs.analysis, draft, name, RunKind.STEP, step=index)
+        if run.phase is AnalysisPhase.SUCCESSFUL:
+            draft.record(
+                "AnalysisSuccessful", f"{label}: {summary(run)}", revision=revision, step=index
+            )
+            return True, waiting("", pods=False)
+        if run.phase in (AnalysisPhase.FAILED, AnalysisPhase.ERROR):
+            _, stops = end(inputs.analysis, draft, name)
+            draft.terminations.extend(stops)
+            plan: StepPlan = waiting(f"{label}: {summary(run)}", pods=False)
+            return False, replace(plan, abort=f"{label}: {summary(run)}")
+        if run.phase is AnalysisPhase.INCONCLUSIVE:
+            gate = gating.inconclusive(inputs, draft, f"{label}: {summary(run)}")
+            if gate.abort is not None:
+                return False, replace(waiting(gate.abort, pods=False), abort=gate.abort)
+            return False, waiting(gate.hold or "", pods=False, at=gate.requeue_at)
+        return False, waiting(f"{label}: {summary(run)}", pods=False)
 
     @staticmethod
     def _weight_at(steps: list[CanaryStep], index: int) -> int:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from rollout.engine.draft import Termination
 from rollout.models import HistoryEntry, RolloutStatus
 from rollout.models.traffic import SetHeaderRoute, SetMirrorRoute
 
@@ -109,3 +110,5 @@ class Decision:
     """New history entries; the reconciler also emits each as a Kubernetes Event."""
     requeue_at: datetime | None = None
     """Reconcile again at this time at the latest (pause end, scale-down, progress deadline)."""
+    terminations: list[Termination] = field(default_factory=list)
+    """Running measurements (Jobs) of analysis runs that ended: the reconciler stops them."""

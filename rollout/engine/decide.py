@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from rollout.engine import gating
 from rollout.engine.actions import (
     Action,
     CreateRevision,
@@ -29,6 +30,7 @@ from rollout.engine.actions import (
     SetRoute,
     SetWeight,
 )
+from rollout.engine.analysis import due as analysis_due
 from rollout.engine.draft import Draft
 from rollout.engine.hashing import revision_hash, stable_hash
 from rollout.engine.replicas import plan_scaling
@@ -160,7 +162,11 @@ def decide(inputs: Inputs) -> Decision:
         actions.append(ScaleWorkload(spec.workload_ref.name, 0))
     actions += _collect_garbage(inputs, draft)
 
-    requeue = [plan.requeue_at, *(d.at for d in status.scale_down if d.at > now)]
+    requeue = [
+        plan.requeue_at,
+        analysis_due(inputs.analysis, draft),
+        *(d.at for d in status.scale_down if d.at > now),
+    ]
     if plan.waiting_for_pods and status.last_progress_at and not status.deadline_exceeded:
         requeue.append(status.last_progress_at + timedelta(seconds=spec.progress_deadline_seconds))
     summarize(inputs, draft, plan.message, waiting=plan.waiting_for_pods)
@@ -169,6 +175,7 @@ def decide(inputs: Inputs) -> Decision:
         actions=actions,
         events=draft.events,
         requeue_at=min((t for t in requeue if t is not None), default=None),
+        terminations=draft.terminations,
     )
 
 
@@ -201,7 +208,7 @@ def _track_revision(inputs: Inputs, draft: Draft, revision: str) -> None:
             )
             status.current_step_index = 0
         status.current_revision = revision
-        _reset_update(draft)
+        _reset_update(inputs, draft)
     elif (
         status.steps_hash != steps_hash and revision != status.stable_revision and not status.abort
     ):
@@ -212,12 +219,15 @@ def _track_revision(inputs: Inputs, draft: Draft, revision: str) -> None:
             step=0,
         )
         status.current_step_index = 0
-        _reset_update(draft)
+        _reset_update(inputs, draft)
     status.steps_hash = steps_hash
 
 
-def _reset_update(draft: Draft) -> None:
+def _reset_update(inputs: Inputs, draft: Draft) -> None:
     status = draft.status
+    gating.end_all(inputs, draft, "superseded")
+    status.analysis_runs = []
+    status.skip_gates = None
     status.abort = False
     status.aborted_at = None
     status.abort_message = ""
@@ -243,6 +253,7 @@ def _handle_abort_requests(inputs: Inputs, draft: Draft) -> None:
         status.pause_conditions = []
         status.promote_step = None
         status.promote_full = False
+        gating.end_all(inputs, draft, "aborted")
         draft.record(
             "RolloutAborted",
             f"{status.abort_message}: traffic goes back to stable {status.stable_revision}",
@@ -257,7 +268,7 @@ def _handle_abort_requests(inputs: Inputs, draft: Draft) -> None:
             step=0,
         )
         status.current_step_index = 0
-        _reset_update(draft)
+        _reset_update(inputs, draft)
 
 
 def _plan(inputs: Inputs, draft: Draft) -> _Plan:
@@ -265,7 +276,17 @@ def _plan(inputs: Inputs, draft: Draft) -> _Plan:
     stable, current = status.stable_revision, status.current_revision
     assert stable is not None and current is not None
     if current != stable and not status.abort:
-        step: StepPlan = _CANARY.walk(inputs, draft, stable=stable, canary=current)
+        gate = gating.check(inputs, draft)
+        if gate.abort is not None:
+            return _abort(inputs, draft, gate.abort)
+        if gate.before_start is not None:
+            # Nothing is deployed before the gates open: the canary stays at 0 pods.
+            targets = _old_revision_targets(inputs, draft, keep={stable, current})
+            targets[stable], targets[current] = replicas, 0
+            return _Plan(targets, 0, False, gate.before_start, gate.requeue_at)
+        step: StepPlan = _CANARY.walk(inputs, draft, stable=stable, canary=current, hold=gate.hold)
+        if step.abort is not None:
+            return _abort(inputs, draft, step.abort)
         if step.promote:
             _promote(inputs, draft)
         else:
@@ -311,8 +332,17 @@ def _plan(inputs: Inputs, draft: Draft) -> _Plan:
     return _Plan(targets, 0, not ready, message)
 
 
+def _abort(inputs: Inputs, draft: Draft, why: str) -> _Plan:
+    """Analysis or a gate says roll back: the same path as `rollout abort`, with the reason."""
+    draft.status.abort = True
+    draft.status.abort_message = why
+    _handle_abort_requests(inputs, draft)
+    return _plan(inputs, draft)
+
+
 def _promote(inputs: Inputs, draft: Draft) -> None:
     status = draft.status
+    gating.end_all(inputs, draft, "promoted")
     old = status.stable_revision
     assert old is not None and status.current_revision is not None
     delay = inputs.spec.strategy.canary.scale_down_delay_seconds  # type: ignore[union-attr]

@@ -6,7 +6,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from rollout.models import HistoryEntry, RolloutStatus
+from rollout.models.analysis_status import Measurement
 from rollout.models.status import HISTORY_LIMIT, PauseCondition, PauseReason
+
+
+@dataclass(frozen=True)
+class Termination:
+    """A Running measurement (a Job) whose run ended: the reconciler stops it."""
+
+    run: str
+    metric: str
+    measurement: Measurement
 
 
 @dataclass
@@ -14,6 +24,8 @@ class Draft:
     status: RolloutStatus
     now: datetime
     events: list[HistoryEntry] = field(default_factory=list)
+    terminations: list[Termination] = field(default_factory=list)
+    """Running measurements (Jobs) of runs that ended in this decision: to be stopped."""
 
     def record(
         self, reason: str, message: str, *, revision: str | None = None, step: int | None = None

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from rollout.engine.analysis import AnalysisInputs
 from rollout.models import RolloutSpec, RolloutStatus, TrafficWeights
 
 
@@ -65,3 +66,7 @@ class Inputs:
     now: datetime
     traffic_routing: bool = False
     """True when a traffic router sets exact weights (meshes); False: weights follow pod counts."""
+    analysis: AnalysisInputs = field(default_factory=AnalysisInputs)
+    """Resolved analysis metrics and the measurements taken for this decision."""
+    preflight: tuple[str, ...] | None = None
+    """Failed preflight checks (None: not checked for this decision; empty: all passed)."""

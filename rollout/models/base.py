@@ -30,6 +30,14 @@ class SpecModel(BaseModel):
         return self.model_dump(by_alias=True, exclude_none=True, mode="json")
 
 
+class StatusModel(SpecModel):
+    """Base of the status models."""
+
+    # A newer controller may have written fields this one does not know: keep reading.
+    # Not frozen: the engine works on a deep copy and mutates it field by field (typed).
+    model_config = ConfigDict(extra="ignore", frozen=False)
+
+
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
 

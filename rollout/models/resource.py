@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict
 
+from rollout.models.analysis import AnalysisTemplateSpec
 from rollout.models.base import SpecModel
 from rollout.models.spec import RolloutSpec
 from rollout.models.status import RolloutStatus
@@ -54,3 +55,12 @@ class Rollout(SpecModel):
             "controller": True,
             "blockOwnerDeletion": True,
         }
+
+
+class AnalysisTemplate(SpecModel):
+    """An AnalysisTemplate (namespaced) or ClusterAnalysisTemplate (cluster-wide): same spec."""
+
+    api_version: Literal["rollout.dev/v1alpha1"]
+    kind: Literal["AnalysisTemplate", "ClusterAnalysisTemplate"]
+    metadata: ObjectMeta
+    spec: AnalysisTemplateSpec

@@ -12,7 +12,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from rollout.models.analysis import ValueFrom
 from rollout.models.base import Duration, IntOrPercent, SpecModel, resolve_int_or_percent
+from rollout.models.slo import RolloutAnalysis
 from rollout.models.time import parse_time
 from rollout.models.traffic import SetHeaderRoute, SetMirrorRoute, TrafficRouting
 
@@ -170,29 +172,31 @@ class AnalysisTemplateRef(SpecModel):
 
 
 class AnalysisArg(SpecModel):
-    """An argument passed to the analysis templates."""
+    """A value for a template argument: given, or from a Secret or a field of this Rollout."""
 
     name: str
     value: str | None = None
-    value_from: Annotated[
-        dict[str, Any] | None,
-        Field(json_schema_extra={"x-kubernetes-preserve-unknown-fields": True}),
-    ] = None
+    value_from: ValueFrom | None = None
+
+    @model_validator(mode="after")
+    def _one_value(self) -> AnalysisArg:
+        if (self.value is None) == (self.value_from is None):
+            raise ValueError(f"arg {self.name}: give exactly one of value and valueFrom")
+        return self
 
 
 class AnalysisStep(SpecModel):
-    """Run analysis templates and block the step on their result.
-
-    Until the analysis engine lands, the controller holds the rollout at this step (phase Paused,
-    reason AnalysisPending) so an unevaluated gate is never passed silently; `promote` continues.
-    """
+    """Run analysis templates and block the step on their result: Successful moves on, Failed or
+    Error rolls back, Inconclusive pauses (until promote, abort, or spec.analysis's
+    inconclusiveTimeout, which rolls back)."""
 
     templates: Annotated[list[AnalysisTemplateRef], Field(min_length=1)]
     args: list[AnalysisArg] = []
 
 
 class BackgroundAnalysis(AnalysisStep):
-    """Analysis for the whole update, from `startingStep` on (held until analysis lands)."""
+    """Analysis for the whole update, from `startingStep` (index from 0) until promotion. Failed
+    or Error rolls back at any time; Inconclusive pauses; promotion waits for it to be sound."""
 
     starting_step: Annotated[int, Field(ge=0)] | None = None
 
@@ -238,7 +242,7 @@ class CanaryStrategy(SpecModel):
     canary_service: str | None = None
     """A Service whose selector the controller pins to the canary revision."""
     analysis: BackgroundAnalysis | None = None
-    """Background analysis for the whole update (held until the analysis engine lands)."""
+    """Background analysis for the whole update."""
     traffic_routing: TrafficRouting | None = None
     """The traffic layer that sets exact weights. Without it, weights follow pod counts."""
 
@@ -334,6 +338,9 @@ class RolloutSpec(SpecModel):
     restart_at: str | None = None
     """RFC 3339 time; pods started before it are restarted (`rollout restart`)."""
     strategy: Strategy
+    analysis: RolloutAnalysis = RolloutAnalysis()
+    """Rollout-wide analysis: the default Prometheus, SLOs, the release and step gates, and how
+    long an inconclusive analysis may pause the rollout."""
 
     @field_validator("restart_at")
     @classmethod

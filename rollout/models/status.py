@@ -12,9 +12,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
-from rollout.models.base import SpecModel
+from rollout.models.analysis_status import AnalysisRun
+from rollout.models.base import StatusModel
 
 HISTORY_LIMIT = 30
 
@@ -36,14 +37,10 @@ class ConditionType(StrEnum):
 
 class PauseReason(StrEnum):
     CANARY_PAUSE_STEP = "CanaryPauseStep"  # a pause step
-    ANALYSIS_PENDING = "AnalysisPending"  # an analysis step the controller cannot evaluate yet
+    INCONCLUSIVE_ANALYSIS = "InconclusiveAnalysis"  # an analysis was inconclusive: a person decides
+    PREFLIGHT = "PreflightChecks"  # preflight checks fail: the update has not started
+    ERROR_BUDGET = "ErrorBudgetExhausted"  # the release gate is closed: the update has not started
     USER_PAUSE = "UserPause"  # spec.paused
-
-
-class StatusModel(SpecModel):
-    # A newer controller may have written fields this one does not know: keep reading.
-    # Not frozen: the engine works on a deep copy and mutates it field by field (typed).
-    model_config = ConfigDict(extra="ignore", frozen=False)
 
 
 class PauseCondition(StatusModel):
@@ -116,6 +113,8 @@ class RolloutStatus(StatusModel):
     """Request: skip the remaining steps and go to 100%."""
     promote_step: int | None = None
     """Request: complete step N now (a pause, or a held analysis). Ignored if no longer at N."""
+    skip_gates: str | None = None
+    """Request (audited): start this update although the release gate is closed; the reason."""
 
     progress_marker: str | None = None
     last_progress_at: datetime | None = None
@@ -132,6 +131,9 @@ class RolloutStatus(StatusModel):
     ready_replicas: int = 0
     available_replicas: int = 0
     selector: str = ""
+
+    analysis_runs: list[AnalysisRun] = []
+    """The analysis runs of the current update (release gate, steps, background, step gate)."""
 
     conditions: list[Condition] = []
     history: list[HistoryEntry] = []

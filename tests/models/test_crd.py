@@ -58,7 +58,7 @@ FORBIDDEN = {
 
 
 def rollout_crd() -> dict[str, Any]:
-    (crd,) = crd_documents()
+    (crd,) = [c for c in crd_documents() if c["spec"]["names"]["kind"] == "Rollout"]
     return crd
 
 
@@ -304,7 +304,12 @@ def test_crds_command_prints_the_committed_file(capsys: pytest.CaptureFixture[st
     out = capsys.readouterr().out
     assert out == committed_crds_text()
     documents = [d for d in yaml.safe_load_all(out) if d]
-    assert [d["kind"] for d in documents] == ["CustomResourceDefinition"]
+    assert {d["kind"] for d in documents} == {"CustomResourceDefinition"}
+    assert sorted(d["spec"]["names"]["kind"] for d in documents) == [
+        "AnalysisTemplate",
+        "ClusterAnalysisTemplate",
+        "Rollout",
+    ]
 
 
 # ---- the converter on its own, for the models later issues add ----------------------------

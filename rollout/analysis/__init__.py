@@ -1,0 +1,1 @@
+"""Analysis: measuring metrics, classifying measurements, judging runs, SLO gates, preflight."""

@@ -1,0 +1,56 @@
+"""CEL, the Common Expression Language Kubernetes uses for validation rules, via `cel-python`.
+
+A sandboxed, side-effect-free interpreter (never Python's `eval`). Expressions see one variable,
+`result`. Programs are compiled once per expression text and cached.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import celpy
+from celpy.adapter import json_to_cel
+from celpy.celparser import CELParseError
+from celpy.evaluation import CELEvalError
+
+_ENV = celpy.Environment()
+
+
+class ConditionError(ValueError):
+    """A CEL expression that does not parse."""
+
+
+@lru_cache(maxsize=512)
+def _program(expression: str) -> Any:
+    try:
+        return _ENV.program(_ENV.compile(expression))
+    except CELParseError as error:
+        first = str(error).splitlines()[0] if str(error) else "syntax error"
+        raise ConditionError(f"not a valid CEL expression: {first}") from None
+
+
+def check_syntax(expression: str) -> None:
+    """Raise ConditionError when the expression does not parse (used when specs are read)."""
+    _program(expression)
+
+
+def _short(error: BaseException) -> str:
+    # cel-python's messages embed the whole activation; the first argument is the useful part.
+    text = str(error.args[0]) if error.args else str(error)
+    return text[:200]
+
+
+def evaluate(expression: str, value: Any) -> bool:
+    """Evaluate a condition against `result`. Raises ConditionError when it cannot be evaluated
+    or does not give a boolean."""
+    program = _program(expression)
+    try:
+        outcome = program.evaluate({"result": json_to_cel(value)})
+    except CELEvalError as error:
+        raise ConditionError(f"{expression!r} cannot be evaluated: {_short(error)}") from None
+    if isinstance(outcome, CELEvalError):
+        raise ConditionError(f"{expression!r} cannot be evaluated: {_short(outcome)}")
+    if not isinstance(outcome, bool | celpy.celtypes.BoolType):
+        raise ConditionError(f"{expression!r} gives {outcome!r}, not true or false")
+    return bool(outcome)

@@ -1,0 +1,60 @@
+"""The SLO gates as analysis runs: one synthetic metric per SLO, measured like any other.
+
+Keeping the gates in the same machinery as template metrics means one way of scheduling,
+recording (measurements with values and messages in status), retrying errors and showing them in
+`rollout get`. The measuring itself is special (several count queries and the SLO maths), so the
+metrics name internal providers the runner knows: RELEASE_GATE_PROVIDER / STEP_GATE_PROVIDER.
+"""
+
+from __future__ import annotations
+
+from rollout.models.analysis import Metric, MetricProvider
+from rollout.models.spec import RolloutSpec
+
+RELEASE_GATE_RUN = "release-gate"
+STEP_GATE_RUN = "step-gate"
+BACKGROUND_RUN = "background"
+RELEASE_GATE_PROVIDER = "slo-release-gate"
+STEP_GATE_PROVIDER = "slo-step-gate"
+NEVER = 1_000_000  # a limit that is never reached: a closed release gate waits, it never fails
+
+
+def step_run(index: int) -> str:
+    return f"step-{index}"
+
+
+def release_gate_metrics(spec: RolloutSpec) -> tuple[Metric, ...]:
+    gate = spec.analysis.gates.release
+    if not gate.enabled:
+        return ()
+    return tuple(
+        Metric(
+            name=slo.name,
+            provider=MetricProvider(plugin={RELEASE_GATE_PROVIDER: {"slo": slo.name}}),
+            interval=gate.interval,
+            failure_limit=-1,
+            inconclusive_limit=-1,
+            consecutive_error_limit=NEVER,
+            dry_run=False,
+        )
+        for slo in spec.analysis.slos
+    )
+
+
+def step_gate_metrics(spec: RolloutSpec) -> tuple[Metric, ...]:
+    gate = spec.analysis.gates.step
+    if not gate.enabled:
+        return ()
+    return tuple(
+        Metric(
+            name=slo.name,
+            provider=MetricProvider(plugin={STEP_GATE_PROVIDER: {"slo": slo.name}}),
+            interval=gate.interval,
+            failure_limit=0,
+            # No data from the canary slice is shown (NoData measurements) but does not pause:
+            # the step gate guards; analysis steps and pauses decide when to move on.
+            inconclusive_limit=-1,
+        )
+        for slo in spec.analysis.slos
+        if slo.canary_sli is not None
+    )

@@ -1,0 +1,1 @@
+"""Metric providers, registered under the entry-point group `rollout.providers`."""

@@ -1,0 +1,146 @@
+"""Analysis runs inside a decision: start them, fold in new measurements, end them. Pure.
+
+The reconciler measures what is due (I/O) and hands the new measurements in `Inputs.analysis`;
+here they become part of the status, so the measurement that decides a rollback and the
+rollback itself are one status write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from rollout.analysis.assess import metric_phase, next_due, record, run_phase
+from rollout.engine.draft import Draft, Termination
+from rollout.models.analysis import Metric
+from rollout.models.analysis_status import (
+    AnalysisPhase,
+    AnalysisRun,
+    Measurement,
+    MeasurementPhase,
+    MetricResult,
+    RunKind,
+)
+
+
+@dataclass(frozen=True)
+class AnalysisInputs:
+    metrics: Mapping[str, tuple[Metric, ...]] = field(default_factory=dict)
+    """Run name -> its metrics (resolved from templates, or the SLO gates' synthetic ones)."""
+    errors: Mapping[str, str] = field(default_factory=dict)
+    """Run name -> why its metrics could not be resolved (a missing template, a bad arg)."""
+    measurements: Mapping[tuple[str, str], Measurement] = field(default_factory=dict)
+    """(run, metric) -> the measurement taken for this decision."""
+
+
+def find(draft: Draft, name: str) -> AnalysisRun | None:
+    return next((r for r in draft.status.analysis_runs if r.name == name), None)
+
+
+def _store(draft: Draft, run: AnalysisRun) -> None:
+    runs = [r for r in draft.status.analysis_runs if r.name != run.name]
+    draft.status.analysis_runs = [*runs, run]
+
+
+def advance(
+    analysis: AnalysisInputs,
+    draft: Draft,
+    name: str,
+    kind: RunKind,
+    *,
+    step: int | None = None,
+) -> AnalysisRun:
+    """The run `name` of the current revision: started if new, with this round's measurements
+    folded in and its phase brought up to date. A finished run is returned as it is."""
+    revision = draft.status.current_revision or ""
+    run = find(draft, name)
+    if run is None or run.revision != revision:
+        run = AnalysisRun(name=name, kind=kind, revision=revision, step=step, started_at=draft.now)
+    if run.phase.done:
+        return run
+    run = run.model_copy(deep=True)
+    if name in analysis.errors:
+        run.phase, run.message = AnalysisPhase.ERROR, analysis.errors[name]
+        run.finished_at = draft.now
+        _store(draft, run)
+        return run
+    metrics = analysis.metrics.get(name, ())
+    results = {m.name: m for m in run.metrics}
+    for metric in metrics:
+        result = results.get(metric.name) or MetricResult(name=metric.name, dry_run=metric.dry_run)
+        new = analysis.measurements.get((name, metric.name))
+        if new is not None:
+            result = record(metric, result, new)
+        results[metric.name] = result
+    run.metrics = [results[m.name] for m in metrics]
+    run.phase, run.message = run_phase(metrics, run)
+    if run.phase.done:
+        run.finished_at = draft.now
+    _store(draft, run)
+    return run
+
+
+def end(
+    analysis: AnalysisInputs, draft: Draft, name: str, *, reason: str = ""
+) -> tuple[AnalysisRun | None, list[Termination]]:
+    """End a run now (its step is left, the update promoted or aborted). Metrics without a
+    count get their final phase; Running measurements are returned to be stopped."""
+    run = find(draft, name)
+    if run is None:
+        return None, []
+    running = [
+        r
+        for r in run.metrics
+        if r.last is not None
+        and r.last.phase is MeasurementPhase.RUNNING
+        and r.last.finished_at is None
+    ]
+    if run.phase.done and run.finished_at is not None and not running and not reason:
+        return run, []
+    run = run.model_copy(deep=True)
+    metrics = {m.name: m for m in analysis.metrics.get(name, ())}
+    stops: list[Termination] = []
+    for result in run.metrics:
+        last = result.last
+        if last is not None and last.phase is MeasurementPhase.RUNNING and last.finished_at is None:
+            stops.append(Termination(name, result.name, last))
+            # Marked finished so it is stopped once; it stays Running in the record because it
+            # never reached a verdict.
+            last.finished_at = draft.now
+            last.message = (
+                f"stopped: the run ended ({last.message})"
+                if last.message
+                else ("stopped: the run ended")
+            )
+    if not run.phase.done:
+        for result in run.metrics:
+            metric = metrics.get(result.name)
+            if metric is not None:
+                result.phase, result.message = metric_phase(metric, result, ended=True)
+        run.phase, run.message = run_phase(list(metrics.values()), run, ended=True)
+    if reason:
+        run.message = f"{reason}; {run.message}" if run.message else reason
+    run.finished_at = run.finished_at or draft.now
+    _store(draft, run)
+    return run, stops
+
+
+def due(analysis: AnalysisInputs, draft: Draft) -> datetime | None:
+    """The soonest time a running run's metric should be measured."""
+    times: list[datetime] = []
+    for run in draft.status.analysis_runs:
+        if run.phase.done:
+            continue
+        results = {m.name: m for m in run.metrics}
+        for metric in analysis.metrics.get(run.name, ()):
+            result = results.get(metric.name) or MetricResult(name=metric.name)
+            at = next_due(metric, result, run.started_at)
+            if at is not None:
+                times.append(at)
+    return min(times, default=None)
+
+
+def summary(run: AnalysisRun) -> str:
+    """One line for history and messages: the run, its phase, and the values that decided."""
+    return f"analysis {run.name} {run.phase.value}: {run.message}"

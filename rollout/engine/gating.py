@@ -1,0 +1,168 @@
+"""What may hold or stop an update besides its steps: preflight checks, the SLO release gate,
+the SLO step gate and background analysis. Pure.
+
+- Before anything is deployed: preflight checks and the release gate. While either is closed the
+  canary gets no pods (its Deployment exists at 0 replicas), the rollout is Paused with the
+  reason and figures, and it starts by itself when they open. `rollout promote --skip-gates
+  --reason ...` opens the release gate (audited in history and Events); it does not skip
+  preflight checks, which protect against half-deploying.
+- During the update: the step gate and background analysis roll back on Failed / Error;
+  background Inconclusive pauses (rolling back after spec.analysis.inconclusiveTimeout).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from rollout.analysis.assess import run_phase
+from rollout.analysis.gates import BACKGROUND_RUN, RELEASE_GATE_RUN, STEP_GATE_RUN
+from rollout.engine.analysis import advance, end, summary
+from rollout.engine.draft import Draft
+from rollout.engine.world import Inputs
+from rollout.models.analysis_status import AnalysisPhase, MeasurementPhase, RunKind
+from rollout.models.status import PauseReason
+
+
+@dataclass(frozen=True)
+class Gate:
+    before_start: str | None = None
+    """Why the update may not start yet (no canary pods meanwhile)."""
+    hold: str | None = None
+    """Why the steps may not advance (the rollout is Paused)."""
+    abort: str | None = None
+    """Why the update must roll back."""
+    requeue_at: datetime | None = None
+
+
+def check(inputs: Inputs, draft: Draft) -> Gate:
+    """Preflight, release gate, step gate and background analysis for the update in progress."""
+    status = draft.status
+    started = _started(draft)
+    if not started:
+        closed = _before_start(inputs, draft)
+        if closed is not None:
+            return closed
+    analysis = inputs.analysis
+    if STEP_GATE_RUN in analysis.metrics:
+        run = advance(analysis, draft, STEP_GATE_RUN, RunKind.STEP_GATE)
+        if run.phase in (AnalysisPhase.FAILED, AnalysisPhase.ERROR):
+            return Gate(abort=f"step gate: {summary(run)}")
+    canary = inputs.spec.strategy.canary
+    background = canary.analysis if canary is not None else None
+    if background is not None and (status.current_step_index or 0) >= (
+        background.starting_step or 0
+    ):
+        run = advance(analysis, draft, BACKGROUND_RUN, RunKind.BACKGROUND)
+        if run.phase in (AnalysisPhase.FAILED, AnalysisPhase.ERROR):
+            return Gate(abort=summary(run))
+        if run.phase is AnalysisPhase.INCONCLUSIVE:
+            return inconclusive(inputs, draft, summary(run))
+    draft.unpause(PauseReason.INCONCLUSIVE_ANALYSIS)
+    return Gate()
+
+
+def _started(draft: Draft) -> bool:
+    """The update has passed its start gates (kept as the release-gate run's success, or as
+    progress past step 0)."""
+    status = draft.status
+    gate = next((r for r in status.analysis_runs if r.name == RELEASE_GATE_RUN), None)
+    if gate is not None and gate.revision == status.current_revision:
+        return gate.phase is AnalysisPhase.SUCCESSFUL
+    return status.current_step_index is not None and status.current_step_index > 0
+
+
+def _before_start(inputs: Inputs, draft: Draft) -> Gate | None:
+    status = draft.status
+    if inputs.preflight:
+        draft.pause(PauseReason.PREFLIGHT)
+        return Gate(before_start="preflight checks failing: " + "; ".join(inputs.preflight))
+    draft.unpause(PauseReason.PREFLIGHT)
+    analysis = inputs.analysis
+    if RELEASE_GATE_RUN not in analysis.metrics:
+        return None
+    run = advance(analysis, draft, RELEASE_GATE_RUN, RunKind.RELEASE_GATE)
+    if status.skip_gates:
+        reason = status.skip_gates
+        status.skip_gates = None
+        end(analysis, draft, RELEASE_GATE_RUN, reason=f"skipped by promote --skip-gates: {reason}")
+        _force_open(draft)
+        draft.record(
+            "GatesSkipped",
+            f"release gate skipped by request: {reason} (was: {run.message})",
+            revision=status.current_revision,
+            step=0,
+        )
+        draft.unpause(PauseReason.ERROR_BUDGET)
+        return None
+    lasts = [m.last for m in run.metrics]
+    if lasts and all(
+        last is not None and last.phase is MeasurementPhase.SUCCESSFUL for last in lasts
+    ):
+        end(analysis, draft, RELEASE_GATE_RUN, reason="open")
+        draft.record(
+            "ReleaseGateOpen",
+            "; ".join(f"{m.name}: {m.last.message}" for m in run.metrics if m.last),
+            revision=status.current_revision,
+            step=0,
+        )
+        draft.unpause(PauseReason.ERROR_BUDGET)
+        return None
+    draft.pause(PauseReason.ERROR_BUDGET)
+    shown = (
+        "; ".join(f"{m.name}: {m.last.message}" for m in run.metrics if m.last is not None)
+        or "waiting for the first SLO measurement"
+    )
+    return Gate(
+        before_start=f"release gate closed ({shown}); it is checked again every "
+        f"{inputs.spec.analysis.gates.release.interval}s "
+        f"(rollout promote {inputs.name} --skip-gates --reason ... to override)"
+    )
+
+
+def _force_open(draft: Draft) -> None:
+    for run in draft.status.analysis_runs:
+        if run.name == RELEASE_GATE_RUN:
+            run.phase = AnalysisPhase.SUCCESSFUL
+
+
+def inconclusive(inputs: Inputs, draft: Draft, why: str) -> Gate:
+    """Pause on an inconclusive analysis; roll back once it has paused for the timeout."""
+    condition = draft.pause(PauseReason.INCONCLUSIVE_ANALYSIS)
+    timeout = inputs.spec.analysis.inconclusive_timeout
+    if timeout is None:
+        return Gate(hold=f"{why}; paused (rollout promote or abort {inputs.name})")
+    ends = condition.start_time + timedelta(seconds=timeout)
+    if draft.now >= ends:
+        return Gate(abort=f"inconclusive for {timeout}s, the inconclusiveTimeout: {why}")
+    return Gate(
+        hold=f"{why}; paused (rollout promote or abort {inputs.name}; rolls back at "
+        f"{ends.isoformat()} by inconclusiveTimeout)",
+        requeue_at=ends,
+    )
+
+
+def background_verdict(inputs: Inputs, draft: Draft) -> str | None:
+    """Before promotion: None when background analysis (if any) allows it, else why not yet.
+    Every counting metric needs a Successful measurement: no data is never a pass."""
+    canary = inputs.spec.strategy.canary
+    if canary is None or canary.analysis is None:
+        return None
+    run = next((r for r in draft.status.analysis_runs if r.name == BACKGROUND_RUN), None)
+    metrics = inputs.analysis.metrics.get(BACKGROUND_RUN, ())
+    if run is None:
+        return "waiting for background analysis to start"
+    phase, why = run_phase(metrics, run, ended=True)
+    if phase is AnalysisPhase.SUCCESSFUL:
+        return None
+    return f"waiting for background analysis before promotion ({why})"
+
+
+def end_all(inputs: Inputs, draft: Draft, reason: str) -> None:
+    """End every run of the update (promotion, abort, a new revision); stop Running Jobs."""
+    for run in list(draft.status.analysis_runs):
+        if run.phase.done and run.finished_at is not None:
+            _, stops = end(inputs.analysis, draft, run.name)
+        else:
+            _, stops = end(inputs.analysis, draft, run.name, reason=reason)
+        draft.terminations.extend(stops)

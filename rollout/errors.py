@@ -93,3 +93,8 @@ class ForbiddenError(KubeError):
 
 class RegistryError(RolloutError):
     """An adapter asked for by name is not installed."""
+
+
+class ConfigError(RolloutError):
+    """Configuration the controller needs at run time is missing or wrong (a Secret, a
+    template, an argument). Reported in the status; never a traceback."""

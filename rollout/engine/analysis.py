@@ -66,6 +66,12 @@ def advance(
         _store(draft, run)
         return run
     metrics = analysis.metrics.get(name, ())
+    if not metrics:
+        # Never a pass by default: a run nobody could resolve metrics for cannot be judged.
+        run.phase, run.message = AnalysisPhase.ERROR, "no metrics were resolved for this run"
+        run.finished_at = draft.now
+        _store(draft, run)
+        return run
     results = {m.name: m for m in run.metrics}
     for metric in metrics:
         result = results.get(metric.name) or MetricResult(name=metric.name, dry_run=metric.dry_run)

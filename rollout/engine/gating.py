@@ -57,8 +57,21 @@ def check(inputs: Inputs, draft: Draft) -> Gate:
         if run.phase in (AnalysisPhase.FAILED, AnalysisPhase.ERROR):
             return Gate(abort=summary(run))
         if run.phase is AnalysisPhase.INCONCLUSIVE:
+            if status.promote_full or status.promote_step == status.current_step_index:
+                # A person looked at it and accepts: the background run counts as passed.
+                run.phase, run.message = (
+                    AnalysisPhase.SUCCESSFUL,
+                    f"accepted by promote ({run.message})",
+                )
+                draft.unpause(PauseReason.INCONCLUSIVE_ANALYSIS)
+                draft.record(
+                    "AnalysisAccepted",
+                    f"inconclusive background analysis accepted by promote: {run.message}",
+                    revision=status.current_revision,
+                    step=status.current_step_index,
+                )
+                return Gate()
             return inconclusive(inputs, draft, summary(run))
-    draft.unpause(PauseReason.INCONCLUSIVE_ANALYSIS)
     return Gate()
 
 
@@ -82,6 +95,10 @@ def _before_start(inputs: Inputs, draft: Draft) -> Gate | None:
     if RELEASE_GATE_RUN not in analysis.metrics:
         return None
     run = advance(analysis, draft, RELEASE_GATE_RUN, RunKind.RELEASE_GATE)
+    shown = (
+        "; ".join(f"{m.name}: {m.last.message}" for m in run.metrics if m.last is not None)
+        or "waiting for the first SLO measurement"
+    )
     if status.skip_gates:
         reason = status.skip_gates
         status.skip_gates = None
@@ -89,7 +106,7 @@ def _before_start(inputs: Inputs, draft: Draft) -> Gate | None:
         _force_open(draft)
         draft.record(
             "GatesSkipped",
-            f"release gate skipped by request: {reason} (was: {run.message})",
+            f"release gate skipped by request: {reason} (was: {shown})",
             revision=status.current_revision,
             step=0,
         )
@@ -152,6 +169,8 @@ def background_verdict(inputs: Inputs, draft: Draft) -> str | None:
     metrics = inputs.analysis.metrics.get(BACKGROUND_RUN, ())
     if run is None:
         return "waiting for background analysis to start"
+    if run.phase is AnalysisPhase.SUCCESSFUL:
+        return None  # its metrics all completed their count, or a person accepted it
     phase, why = run_phase(metrics, run, ended=True)
     if phase is AnalysisPhase.SUCCESSFUL:
         return None

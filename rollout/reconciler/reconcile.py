@@ -19,12 +19,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from rollout.engine import Decision, Inputs, decide, decide_invalid
+from rollout.engine.analysis import AnalysisInputs
 from rollout.errors import KubeError, NotFoundError, SpecError
 from rollout.kube import DEPLOYMENTS, EVENTS, ROLLOUTS, Kube
 from rollout.kube.client import Obj
 from rollout.models import HistoryEntry, Rollout, RolloutStatus
 from rollout.models.time import format_time
 from rollout.parsing import parse_rollout
+from rollout.reconciler.analyst import Analyst
 from rollout.reconciler.execute import Executor
 from rollout.reconciler.informer import Informer
 from rollout.reconciler.observe import build_world
@@ -68,6 +70,16 @@ VOLATILE_FIELDS = frozenset(
 REFRESH_SECONDS = 2.0
 
 
+def builtin_queries(router: TrafficRouter) -> dict[str, str]:
+    """The router's query set, plus the ratios people judge by (counts stay available)."""
+    queries = dict(getattr(router, "queries", {}) or {})
+    errors, total = queries.get("error-count"), queries.get("request-count")
+    if errors and total:
+        queries["error-ratio"] = f"({errors}) / ({total})"
+        queries["success-ratio"] = f"1 - (({errors}) / ({total}))"
+    return queries
+
+
 def significant(status: dict[str, Any]) -> dict[str, Any]:
     """The part of a status whose change must be written at once."""
     kept = {k: v for k, v in status.items() if k not in VOLATILE_FIELDS}
@@ -90,8 +102,10 @@ class RolloutReconciler:
         *,
         clock: Callable[[], datetime],
         router_for: Callable[[Rollout], TrafficRouter],
+        analyst: Analyst | None = None,
     ) -> None:
         self._kube = kube
+        self._analyst = analyst or Analyst(kube)
         self._caches = caches
         self._clock = clock
         self._router_for = router_for
@@ -154,6 +168,13 @@ class RolloutReconciler:
             routing=routing,
             workload=self._workload(rollout),
         )
+        resolved = AnalysisInputs()
+        if status.current_revision != status.stable_revision or status.analysis_runs:
+            # Templates and Secrets are read only while an update is in progress.
+            resolved = self._analyst.resolve(rollout)
+        measured = self._analyst.measure(
+            rollout, resolved, now, builtin_queries=builtin_queries(router)
+        )
         decision = decide(
             Inputs(
                 name=name,
@@ -164,10 +185,12 @@ class RolloutReconciler:
                 world=world,
                 now=now,
                 traffic_routing=router.exact_weights,
+                analysis=measured,
             )
         )
         refresh_at = self._persist(raw, status, decision, now)
         Executor(self._kube, router, remember=self._caches.remember).run(rollout, decision.actions)
+        self._analyst.terminate(rollout, resolved, decision.terminations, now)
         times = [t for t in (decision.requeue_at, refresh_at) if t is not None]
         return min(times, default=None)
 

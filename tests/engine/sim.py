@@ -7,12 +7,16 @@ status, exactly as they would against the sandbox.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import yaml
 
+from rollout.analysis.assess import next_due
+from rollout.analysis.conditions import classify
+from rollout.analysis.provider import Observation
 from rollout.engine import (
     CreateRevision,
     Decision,
@@ -31,7 +35,10 @@ from rollout.engine import (
     decide,
     revision_hash,
 )
+from rollout.engine.analysis import AnalysisInputs
 from rollout.models import RevisionWeight, Rollout, RolloutStatus, TrafficWeights
+from rollout.models.analysis import Metric
+from rollout.models.analysis_status import Measurement, MeasurementPhase, MetricResult
 from rollout.models.traffic import SetHeaderRoute
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -100,6 +107,12 @@ class Sim:
     """Revisions whose pods become ready one per reconcile."""
     decisions: list[Decision] = field(default_factory=list)
     log: list[str] = field(default_factory=list)
+    metrics: dict[str, tuple[Metric, ...]] = field(default_factory=dict)
+    """Analysis run name -> its metrics (what the reconciler resolves from templates)."""
+    observe: Callable[[str, str, datetime], Observation] | None = None
+    """(run, metric, now) -> what the provider sees: the far side, scripted by the test."""
+    preflight: tuple[str, ...] | None = None
+    terminated: list[str] = field(default_factory=list)
 
     @property
     def status(self) -> RolloutStatus:
@@ -126,6 +139,36 @@ class Sim:
     def set_image(self, image: str) -> None:
         self.rollout = with_image(self.rollout, image)
 
+    def measurements(self) -> dict[tuple[str, str], Measurement]:
+        """Measure what is due, as the reconciler's Analyst does (classified by the real CEL
+        conditions), with the scripted observations."""
+        taken: dict[tuple[str, str], Measurement] = {}
+        for run in self.status.analysis_runs:
+            if run.phase.done or run.revision != self.status.current_revision:
+                continue
+            results = {m.name: m for m in run.metrics}
+            for metric in self.metrics.get(run.name, ()):
+                result = results.get(metric.name) or MetricResult(name=metric.name)
+                at = next_due(metric, result, run.started_at)
+                if at is None or at > self.now or self.observe is None:
+                    continue
+                observation = self.observe(run.name, metric.name, self.now)
+                phase, why = classify(metric, observation)
+                running = (
+                    result.last
+                    if result.last and result.last.phase is MeasurementPhase.RUNNING
+                    else None
+                )
+                taken[(run.name, metric.name)] = Measurement(
+                    phase=phase,
+                    value=observation.display,
+                    message=why,
+                    started_at=running.started_at if running else self.now,
+                    finished_at=None if phase is MeasurementPhase.RUNNING else self.now,
+                    metadata=dict(observation.metadata),
+                )
+        return taken
+
     def inputs(self) -> Inputs:
         return Inputs(
             name=self.rollout.metadata.name,
@@ -136,6 +179,8 @@ class Sim:
             world=self.world(),
             now=self.now,
             traffic_routing=self.traffic_routing,
+            analysis=AnalysisInputs(metrics=self.metrics, measurements=self.measurements()),
+            preflight=self.preflight,
         )
 
     def step(self) -> Decision:
@@ -143,6 +188,7 @@ class Sim:
         decision = decide(self.inputs())
         self.decisions.append(decision)
         self.rollout = self.rollout.model_copy(update={"status": decision.status})
+        self.terminated += [f"{t.run}/{t.metric}" for t in decision.terminations]
         for action in decision.actions:
             self.apply(action)
         self.settle()

@@ -92,6 +92,16 @@ class RolloutsAPI:
     def resume(self, namespace: str, name: str) -> Obj:
         return self._spec(namespace, name, {"paused": False})
 
+    def skip_gates(self, namespace: str, name: str, *, reason: str) -> Obj:
+        """Start an update whose release gate is closed: audited (the reason goes to the
+        Rollout's history and an Event)."""
+        if not reason.strip():
+            raise ActionError("--skip-gates needs a --reason (it is recorded)")
+        status = self.get(namespace, name).get("status") or {}
+        if status.get("currentRevision") == status.get("stableRevision"):
+            raise ActionError(f'rollout "{name}" has no update in progress')
+        return self._status(namespace, name, {"skipGates": reason.strip()})
+
     def promote(self, namespace: str, name: str, *, full: bool = False) -> Obj:
         rollout = self.get(namespace, name)
         status = rollout.get("status") or {}

@@ -55,6 +55,12 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="skip every remaining step and go to 100%% (status.promoteFull=true)",
     )
+    p.add_argument(
+        "--skip-gates",
+        action="store_true",
+        help="start the update although the SLO release gate is closed (needs --reason; audited)",
+    )
+    p.add_argument("--reason", default="", help="why the gates are skipped (recorded)")
     p.set_defaults(func=_runner(_promote))
 
     p = subparsers.add_parser("undo", help="go back to an earlier revision's template")
@@ -73,6 +79,9 @@ def register(subparsers: Any) -> None:
 
 
 def _promote(api: RolloutsAPI, ns: str, args: argparse.Namespace) -> str:
+    if args.skip_gates:
+        api.skip_gates(ns, args.name, reason=args.reason)
+        return f"release gate skipped ({args.reason.strip()}); recorded in the rollout's history"
     api.promote(ns, args.name, full=args.full)
     return "promoted (full)" if args.full else "promote requested for the current step"
 

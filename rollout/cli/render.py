@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from rollout import labels
+from rollout.cli.render_analysis import analysis_lines
 from rollout.kube.client import Obj
 from rollout.models.time import parse_time
 
@@ -161,6 +162,7 @@ def describe(rollout: Obj, revisions: list[Obj], events: list[Obj]) -> str:
         )
     lines.append(table(rows) if len(rows) > 1 else "  (none yet)")
 
+    lines.extend(analysis_lines(status))
     lines.append("Conditions:")
     for c in status.get("conditions") or []:
         lines.append(

@@ -228,6 +228,8 @@ def _reset_update(inputs: Inputs, draft: Draft) -> None:
     gating.end_all(inputs, draft, "superseded")
     status.analysis_runs = []
     status.skip_gates = None
+    status.update_started_at = None
+    status.preflight = []
     status.abort = False
     status.aborted_at = None
     status.abort_message = ""

@@ -43,6 +43,8 @@ def check(inputs: Inputs, draft: Draft) -> Gate:
         closed = _before_start(inputs, draft)
         if closed is not None:
             return closed
+        status.update_started_at = draft.now
+        status.preflight = []
     analysis = inputs.analysis
     if STEP_GATE_RUN in analysis.metrics:
         run = advance(analysis, draft, STEP_GATE_RUN, RunKind.STEP_GATE)
@@ -76,20 +78,27 @@ def check(inputs: Inputs, draft: Draft) -> Gate:
 
 
 def _started(draft: Draft) -> bool:
-    """The update has passed its start gates (kept as the release-gate run's success, or as
-    progress past step 0)."""
+    """The update has passed its start gates (or is past step 0: started by an older version)."""
     status = draft.status
-    gate = next((r for r in status.analysis_runs if r.name == RELEASE_GATE_RUN), None)
-    if gate is not None and gate.revision == status.current_revision:
-        return gate.phase is AnalysisPhase.SUCCESSFUL
-    return status.current_step_index is not None and status.current_step_index > 0
+    return status.update_started_at is not None or (status.current_step_index or 0) > 0
 
 
 def _before_start(inputs: Inputs, draft: Draft) -> Gate | None:
     status = draft.status
     if inputs.preflight:
-        draft.pause(PauseReason.PREFLIGHT)
-        return Gate(before_start="preflight checks failing: " + "; ".join(inputs.preflight))
+        condition = draft.pause(PauseReason.PREFLIGHT)
+        status.preflight = list(inputs.preflight)
+        failing = "; ".join(inputs.preflight)
+        timeout = inputs.spec.preflight.timeout
+        ends = condition.start_time + timedelta(seconds=timeout)
+        if draft.now >= ends:
+            draft.unpause(PauseReason.PREFLIGHT)
+            return Gate(abort=f"preflight checks failed for {timeout}s: {failing}")
+        return Gate(
+            before_start=f"preflight checks failing (nothing deployed; gives up at "
+            f"{ends.isoformat()}): {failing}",
+            requeue_at=ends,
+        )
     draft.unpause(PauseReason.PREFLIGHT)
     analysis = inputs.analysis
     if RELEASE_GATE_RUN not in analysis.metrics:

@@ -45,3 +45,27 @@ CRDS = Kind(
     "CustomResourceDefinition",
     namespaced=False,
 )
+# Objects a pod template or a Rollout refers to, read by the preflight checks.
+CONFIG_MAPS = Kind("", "v1", "configmaps", "ConfigMap")
+SECRETS = Kind("", "v1", "secrets", "Secret")
+SERVICE_ACCOUNTS = Kind("", "v1", "serviceaccounts", "ServiceAccount")
+PVCS = Kind("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim")
+STORAGE_CLASSES = Kind("storage.k8s.io", "v1", "storageclasses", "StorageClass", namespaced=False)
+PRIORITY_CLASSES = Kind(
+    "scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", namespaced=False
+)
+INGRESSES = Kind("networking.k8s.io", "v1", "ingresses", "Ingress")
+INGRESS_CLASSES = Kind(
+    "networking.k8s.io", "v1", "ingressclasses", "IngressClass", namespaced=False
+)
+ANALYSIS_TEMPLATES = Kind("rollout.dev", "v1alpha1", "analysistemplates", "AnalysisTemplate")
+CLUSTER_ANALYSIS_TEMPLATES = Kind(
+    "rollout.dev",
+    "v1alpha1",
+    "clusteranalysistemplates",
+    "ClusterAnalysisTemplate",
+    namespaced=False,
+)
+# What the `job` metric provider creates, and the Pods it reads the log of.
+JOBS = Kind("batch", "v1", "jobs", "Job")
+PODS = Kind("", "v1", "pods", "Pod")

@@ -261,4 +261,3 @@ class AnalysisTemplateSpec(SpecModel):
                     "(declare them under spec.args)"
                 )
         return self
-

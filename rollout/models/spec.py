@@ -14,6 +14,7 @@ from pydantic import Field, field_validator, model_validator
 
 from rollout.models.analysis import ValueFrom
 from rollout.models.base import Duration, IntOrPercent, SpecModel, resolve_int_or_percent
+from rollout.models.preflight import Preflight
 from rollout.models.slo import RolloutAnalysis
 from rollout.models.time import parse_time
 from rollout.models.traffic import SetHeaderRoute, SetMirrorRoute, TrafficRouting
@@ -341,6 +342,8 @@ class RolloutSpec(SpecModel):
     analysis: RolloutAnalysis = RolloutAnalysis()
     """Rollout-wide analysis: the default Prometheus, SLOs, the release and step gates, and how
     long an inconclusive analysis may pause the rollout."""
+    preflight: Preflight = Preflight()
+    """Checks made before any pod of a new revision is created."""
 
     @field_validator("restart_at")
     @classmethod

@@ -132,6 +132,10 @@ class RolloutStatus(StatusModel):
     available_replicas: int = 0
     selector: str = ""
 
+    update_started_at: datetime | None = None
+    """When the current update passed its start gates (preflight checks, the release gate)."""
+    preflight: list[str] = []
+    """Failing preflight checks of the update that has not started yet."""
     analysis_runs: list[AnalysisRun] = []
     """The analysis runs of the current update (release gate, steps, background, step gate)."""
 

@@ -18,7 +18,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from rollout.engine import Decision, Inputs, decide, decide_invalid
+from rollout.analysis.preflight import run_preflight
+from rollout.engine import Decision, Inputs, decide, decide_invalid, revision_hash
 from rollout.engine.analysis import AnalysisInputs
 from rollout.errors import KubeError, NotFoundError, SpecError
 from rollout.kube import DEPLOYMENTS, EVENTS, ROLLOUTS, Kube
@@ -186,6 +187,7 @@ class RolloutReconciler:
                 now=now,
                 traffic_routing=router.exact_weights,
                 analysis=measured,
+                preflight=self._preflight(rollout, template),
             )
         )
         refresh_at = self._persist(raw, status, decision, now)
@@ -193,6 +195,21 @@ class RolloutReconciler:
         self._analyst.terminate(rollout, resolved, decision.terminations, now)
         times = [t for t in (decision.requeue_at, refresh_at) if t is not None]
         return min(times, default=None)
+
+    def _preflight(self, rollout: Rollout, template: dict[str, Any]) -> tuple[str, ...] | None:
+        """Failing preflight checks, made only while a new revision has not started (they read
+        several objects; once the update is under way they would only cost requests)."""
+        status = rollout.status
+        if not rollout.spec.preflight.enabled or status.stable_revision is None:
+            return None
+        revision = revision_hash(template)
+        if revision == status.stable_revision:
+            return None
+        started = status.update_started_at is not None or (status.current_step_index or 0) > 0
+        if revision == status.current_revision and (started or status.abort):
+            return None
+        checks = run_preflight(self._kube, rollout, template)
+        return tuple(c.message for c in checks if not c.ok)
 
     def _finalize(self, raw: Obj) -> None:
         """The Rollout is being deleted: put all traffic back on stable through its router,

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from rollout.analysis.assess import metric_phase, next_due, record, run_phase
+from rollout.analysis.score import ObjectiveResult, ObjectiveStatus, score
 from rollout.engine.draft import Draft, Termination
 from rollout.models.analysis import Metric
 from rollout.models.analysis_status import (
@@ -21,6 +22,7 @@ from rollout.models.analysis_status import (
     MeasurementPhase,
     MetricResult,
     RunKind,
+    Score,
 )
 
 
@@ -81,6 +83,7 @@ def advance(
         results[metric.name] = result
     run.metrics = [results[m.name] for m in metrics]
     run.phase, run.message = run_phase(metrics, run)
+    run.score = quality(metrics, run)
     if run.phase.done:
         run.finished_at = draft.now
     _store(draft, run)
@@ -130,6 +133,47 @@ def end(
     run.finished_at = run.finished_at or draft.now
     _store(draft, run)
     return run, stops
+
+
+_STATUS: dict[AnalysisPhase, ObjectiveStatus] = {
+    AnalysisPhase.SUCCESSFUL: "pass",
+    AnalysisPhase.INCONCLUSIVE: "warning",
+    AnalysisPhase.FAILED: "fail",
+    AnalysisPhase.ERROR: "fail",
+}
+
+
+_LAST: dict[MeasurementPhase, ObjectiveStatus] = {
+    MeasurementPhase.SUCCESSFUL: "pass",
+    MeasurementPhase.INCONCLUSIVE: "warning",
+    MeasurementPhase.FAILED: "fail",
+    MeasurementPhase.ERROR: "fail",
+}
+
+
+def quality(metrics: tuple[Metric, ...] | list[Metric], run: AnalysisRun) -> Score | None:
+    """The Keptn-style score of a run's metrics as they stand (a summary: decisions come from
+    the limits). A metric still running counts by its last measurement."""
+    objectives: list[ObjectiveResult] = []
+    for metric in metrics:
+        if metric.dry_run:
+            continue
+        result = run.metric(metric.name)
+        last = result.last if result is not None else None
+        if result is None or last is None:
+            status: ObjectiveStatus = "no-data"
+        elif result.phase in _STATUS:
+            status = _STATUS[result.phase]
+        else:
+            status = _LAST.get(last.phase, "no-data")
+        value = last.value if last is not None else None
+        objectives.append(
+            ObjectiveResult(metric.name, value, status, weight=metric.weight, key=metric.key)
+        )
+    if not objectives:
+        return None
+    scored = score(objectives)
+    return Score(total=round(scored.total, 1), result=scored.result, message=scored.message)
 
 
 def due(analysis: AnalysisInputs, draft: Draft) -> datetime | None:

@@ -213,6 +213,10 @@ class Metric(SpecModel):
     """What a measurement with no data counts as. Never Successful."""
     dry_run: bool = False
     """Measure and record, but never let this metric fail, pause or pass the run."""
+    weight: Annotated[int, Field(ge=0)] = 1
+    """Its weight in the run's quality score (Keptn-style: pass = weight, warning = half)."""
+    key: bool = False
+    """A key objective: when it fails, the quality score fails whatever its total."""
 
     @field_validator("name")
     @classmethod

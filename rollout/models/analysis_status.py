@@ -74,6 +74,16 @@ class MetricResult(StatusModel):
         return self.measurements[-1] if self.measurements else None
 
 
+class Score(StatusModel):
+    """The run's Keptn-style quality score: each metric is an objective (Successful = pass,
+    Inconclusive = warning, Failed/Error = fail, no measurement = no data), weighted."""
+
+    total: float
+    result: str
+    """pass (>= 90), warning (>= 75) or fail."""
+    message: str = ""
+
+
 class RunKind(StrEnum):
     STEP = "Step"  # a canary `analysis` step: blocks that step
     BACKGROUND = "Background"  # strategy.canary.analysis: the whole update, from a step on
@@ -92,6 +102,7 @@ class AnalysisRun(StatusModel):
     started_at: datetime
     finished_at: datetime | None = None
     metrics: list[MetricResult] = []
+    score: Score | None = None
 
     def metric(self, name: str) -> MetricResult | None:
         return next((m for m in self.metrics if m.name == name), None)

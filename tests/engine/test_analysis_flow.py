@@ -323,3 +323,27 @@ def test_promote_accepts_an_inconclusive_background_analysis() -> None:
     sim.promote()
     sim.run(seconds=120, until=lambda s: s.status.phase == Phase.HEALTHY)
     assert "AnalysisAccepted" in [h.reason for h in sim.status.history]
+
+
+def test_each_run_keeps_a_keptn_style_quality_score() -> None:
+    sim = started()
+    latency = Metric.model_validate(
+        {
+            "name": "latency",
+            "provider": {"prometheus": {"address": "http://p:9090", "query": "q"}},
+            "successCondition": "result < 200",
+            "failureCondition": "result > 400",
+            "inconclusiveLimit": 5,
+            "count": 3,
+            "interval": "10s",
+            "weight": 2,
+        }
+    )
+    sim.metrics = {"step-1": (success_rate(), latency)}
+    answers = {"success-rate": value(0.999), "latency": value(300.0)}  # latency: a warning
+    sim.observe = lambda run, metric, now: answers[metric]
+    sim.run(seconds=25)
+    (run,) = sim.status.analysis_runs
+    assert run.score is not None
+    # success-rate passes (weight 1), latency is in the warning band (weight 2, half credit).
+    assert run.score.total == 66.7 and run.score.result == "fail"

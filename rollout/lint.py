@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rollout.errors import SpecError, SpecProblem
-from rollout.models import API_VERSION, KIND
+from rollout.models import API_VERSION, KIND, Rollout
 from rollout.parsing import (
     MAX_FILE_BYTES,
     Document,
@@ -45,6 +45,7 @@ class LintReport:
     problems: list[SpecProblem] = field(default_factory=list)
     rollouts_valid: int = 0
     rollouts_invalid: int = 0
+    templates_valid: int = 0  # AnalysisTemplate / ClusterAnalysisTemplate
     skipped: int = 0  # documents of other kinds
 
     @property
@@ -61,6 +62,8 @@ class LintReport:
             else "no problems",
             f"{_count(self.rollouts_valid, 'Rollout')} valid",
         ]
+        if self.templates_valid:
+            parts.append(f"{_count(self.templates_valid, 'analysis template')} valid")
         if self.skipped:
             parts.append(f"{_count(self.skipped, 'other document')} skipped")
         return "; ".join(parts)
@@ -179,13 +182,16 @@ def _lint_documents(text: str, label: str, report: LintReport, *, explicit: bool
 
 def _check(doc: Document, label: str, report: LintReport) -> None:
     try:
-        parse_document(doc, file=label)
+        parsed = parse_document(doc, file=label)
     except SpecError as err:
         report.problems.extend(err.problems)
         if _is_ours(doc.data):
             report.rollouts_invalid += 1
     else:
-        report.rollouts_valid += 1
+        if isinstance(parsed, Rollout):
+            report.rollouts_valid += 1
+        else:
+            report.templates_valid += 1
 
 
 def _is_ours(data: object) -> bool:

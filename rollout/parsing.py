@@ -24,6 +24,7 @@ from pydantic_core import ErrorDetails
 from rollout.capabilities import router_problems
 from rollout.errors import SpecError, SpecProblem
 from rollout.models import API_VERSION, KIND, Rollout
+from rollout.models.resource import AnalysisTemplate
 
 try:  # libyaml is several times faster; the pure-Python loader behaves the same.
     from yaml import CSafeLoader as _SafeLoader
@@ -323,9 +324,30 @@ def parse_rollout(obj: object, *, file: str = "", document: int = 0) -> Rollout:
     raise SpecError([SpecProblem(p, r, file=file, document=document) for p, r in found])
 
 
-def parse_document(doc: Document, *, file: str) -> Rollout:
-    """`parse_rollout` for a scanned document, with line numbers on the problems."""
+TEMPLATE_KINDS = ("AnalysisTemplate", "ClusterAnalysisTemplate")
+
+
+def parse_template(obj: object, *, file: str = "", document: int = 0) -> AnalysisTemplate:
+    """Validate a decoded document as an AnalysisTemplate or ClusterAnalysisTemplate."""
+    found: list[tuple[str, str]] = []
+    if not isinstance(obj, dict) or obj.get("kind") not in TEMPLATE_KINDS:
+        found = [("kind", f"expected one of {', '.join(TEMPLATE_KINDS)}")]
+    elif obj.get("apiVersion") != API_VERSION:
+        found = [("apiVersion", f"expected apiVersion {API_VERSION}, got {obj.get('apiVersion')}")]
+    else:
+        try:
+            return AnalysisTemplate.model_validate(obj)
+        except ValidationError as err:
+            found = [_explain(d, AnalysisTemplate) for d in err.errors(include_url=False)]
+    raise SpecError([SpecProblem(p, r, file=file, document=document) for p, r in found])
+
+
+def parse_document(doc: Document, *, file: str) -> Rollout | AnalysisTemplate:
+    """`parse_rollout` (or `parse_template`, by kind) for a scanned document, with line numbers
+    on the problems."""
     try:
+        if isinstance(doc.data, dict) and doc.data.get("kind") in TEMPLATE_KINDS:
+            return parse_template(doc.data, file=file, document=doc.index)
         return parse_rollout(doc.data, file=file, document=doc.index)
     except SpecError as err:
         lines = [replace(p, line=doc.line_of(p.path)) for p in err.problems]
@@ -371,9 +393,9 @@ _TYPE_NAMES = {
 }
 
 
-def _explain(detail: ErrorDetails) -> tuple[str, str]:
+def _explain(detail: ErrorDetails, root: type[BaseModel] = Rollout) -> tuple[str, str]:
     """(YAML field path, human reason) for one pydantic error."""
-    loc = _field_loc(detail["loc"])
+    loc = _field_loc(detail["loc"], root)
     kind, ctx, value = detail["type"], detail.get("ctx", {}), detail.get("input")
     msg = detail["msg"]
     if kind == "invalid_key":
@@ -389,7 +411,7 @@ def _explain(detail: ErrorDetails) -> tuple[str, str]:
     if kind == "missing":
         return path, "required field is missing"
     if kind == "extra_forbidden":
-        allowed = _allowed_fields(loc[:-1])
+        allowed = _allowed_fields(loc[:-1], root)
         reason = f"unknown field (allowed here: {', '.join(allowed)})" if allowed else msg
         close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6) if loc else []
         return path, reason + (f"; did you mean {close[0]}?" if close else "")
@@ -498,10 +520,10 @@ def _is_union(tp: Any) -> bool:
     return get_origin(_unwrap(tp)) in (Union, types.UnionType)
 
 
-def _field_loc(loc: tuple[int | str, ...]) -> list[int | str]:
+def _field_loc(loc: tuple[int | str, ...], root: type[BaseModel] = Rollout) -> list[int | str]:
     """pydantic's loc minus the tags it adds for union members ("int", "function-after[..]")."""
     out: list[int | str] = []
-    tp: Any = Rollout
+    tp: Any = root
     for part in loc:
         if isinstance(part, str) and _is_union(tp):
             tp = Any  # a union member's tag, not a field; the member is unknown from here
@@ -511,9 +533,9 @@ def _field_loc(loc: tuple[int | str, ...]) -> list[int | str]:
     return out
 
 
-def _allowed_fields(loc: list[int | str]) -> list[str]:
+def _allowed_fields(loc: list[int | str], root: type[BaseModel] = Rollout) -> list[str]:
     """The YAML names of the fields of the model at `loc` (for "unknown field" messages)."""
-    tp: Any = Rollout
+    tp: Any = root
     for part in loc:
         tp = _step(tp, part)
     tp = _unwrap(tp)

@@ -38,11 +38,11 @@ class StatusModel(SpecModel):
     model_config = ConfigDict(extra="ignore", frozen=False)
 
 
-_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
 
 def parse_duration(value: object) -> int:
-    """Seconds from `30`, `"30"`, `"30s"`, `"5m"`, `"1h30m"`. Rejects negatives and junk."""
+    """Seconds from `30`, `"30"`, `"30s"`, `"5m"`, `"1h30m"`, `"28d"`. Rejects negatives and junk."""
     if isinstance(value, bool):
         raise ValueError("must be a duration such as 30, '30s', '5m' or '1h'")
     if isinstance(value, int):
@@ -55,8 +55,8 @@ def parse_duration(value: object) -> int:
             return int(text)
         match = _DURATION.match(text)
         if text and match:
-            hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
-            return hours * 3600 + minutes * 60 + seconds
+            days, hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
+            return days * 86400 + hours * 3600 + minutes * 60 + seconds
     raise ValueError("must be a duration such as 30, '30s', '5m' or '1h'")
 
 

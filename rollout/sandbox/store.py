@@ -155,7 +155,18 @@ class Store:
             self._prepare(rt, None, obj)
             if dry_run:
                 return obj
-            return self.commit(rt, "ADDED", obj, None)
+            created = self.commit(rt, "ADDED", obj, None)
+            if rt.group == "" and rt.plural == "namespaces":
+                self._default_service_account(meta["name"])
+            return created
+
+    def _default_service_account(self, namespace: str) -> None:
+        """Kubernetes' service-account controller gives every namespace a `default`
+        ServiceAccount (asynchronously there; at once here). Pods without serviceAccountName
+        use it, so checks that a pod's ServiceAccount exists must find it."""
+        sa_type = self.registry.lookup("", "v1", "serviceaccounts")
+        if sa_type is not None:
+            self.create(sa_type, namespace, {"metadata": {"name": "default"}})
 
     def update(
         self,

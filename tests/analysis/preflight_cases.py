@@ -15,7 +15,6 @@ from typing import Any
 
 from rollout.analysis.preflight import Check, run_preflight
 from rollout.kube import SERVICES, Kind, Kube
-from rollout.kube.kinds import SERVICE_ACCOUNTS
 from rollout.models.preflight import Preflight
 from rollout.models.resource import Rollout
 from rollout.parsing import parse_rollout
@@ -76,11 +75,10 @@ def secret_data(**values: str) -> dict[str, str]:
 
 
 def basics(kube: Kube) -> None:
-    """What every Rollout here needs: its two Services and the namespace's default
-    ServiceAccount (a real cluster makes that one; the sandbox does not)."""
+    """What every Rollout here needs: its two Services. (The namespace's default
+    ServiceAccount is made by the sandbox, as by a real cluster.)"""
     for name in ("app-stable", "app-canary"):
         create(kube, SERVICES, name, spec={"selector": {"app": "app"}, "ports": [{"port": 80}]})
-    create(kube, SERVICE_ACCOUNTS, "default")
 
 
 def by_name(checks: list[Check]) -> dict[str, Check]:

@@ -225,7 +225,6 @@ def test_everything_present_passes_in_a_stable_order(cluster: Cluster) -> None:
 
 
 def test_missing_services_fail(cluster: Cluster) -> None:
-    create(cluster.kube, SERVICE_ACCOUNTS, "default")
     assert failed(run(cluster, rollout())) == {
         "Service default/app-stable": "Service default/app-stable (stableService) not found",
         "Service default/app-canary": "Service default/app-canary (canaryService) not found",

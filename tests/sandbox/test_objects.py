@@ -220,3 +220,11 @@ def test_cluster_scoped_list_and_all_namespaces(core: client.CoreV1Api) -> None:
     everywhere = core.list_config_map_for_all_namespaces(field_selector="metadata.name=same")
     assert {a, b} <= {cm.metadata.namespace for cm in everywhere.items}
     assert everywhere.kind == "ConfigMapList"
+
+
+def test_every_namespace_gets_a_default_service_account(core: client.CoreV1Api) -> None:
+    """Kubernetes' service-account controller creates `default` in each namespace."""
+    name = unique("team")
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    for ns in ("default", name):
+        assert core.read_namespaced_service_account("default", ns).metadata.name == "default"

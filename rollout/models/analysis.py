@@ -103,7 +103,7 @@ class PrometheusMetric(SpecModel):
     builtin: str | None = None
     """Instead of `query`: a query the rollout's traffic router ships, by name (e.g.
     `error-ratio`, `request-duration-p99-ms`), for the canary's workload."""
-    timeout: Duration = 10
+    timeout: Annotated[Duration, Field(ge=1)] = 10
     bearer_token: SecretKeyRef | None = None
     basic_auth: BasicAuth | None = None
     tls: TLSOptions | None = None

@@ -42,7 +42,7 @@ _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
 
 def parse_duration(value: object) -> int:
-    """Seconds from `30`, `"30"`, `"30s"`, `"5m"`, `"1h30m"`, `"28d"`. Rejects negatives and junk."""
+    """Seconds from `30`, `"30"`, `"30s"`, `"5m"`, `"1h30m"`, `"28d"`. Rejects negatives, junk."""
     if isinstance(value, bool):
         raise ValueError("must be a duration such as 30, '30s', '5m' or '1h'")
     if isinstance(value, int):

@@ -278,6 +278,14 @@ class Analyst:
             self._providers[kind] = cls(self._kube)
         return self._providers[kind]
 
+    def close(self) -> None:
+        """Close the providers that hold connections (those with a close() method)."""
+        for provider in self._providers.values():
+            close = getattr(provider, "close", None)
+            if callable(close):
+                close()
+        self._providers.clear()
+
     # -- stopping ----------------------------------------------------------------------------
     def terminate(
         self, rollout: Rollout, resolved: AnalysisInputs, stops: list[Termination], now: datetime

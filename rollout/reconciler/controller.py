@@ -19,10 +19,13 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from rollout import labels, registry
+from rollout.analysis.gates import RELEASE_GATE_PROVIDER, STEP_GATE_PROVIDER
+from rollout.analysis.slo_gates import SLOGates
 from rollout.errors import ConflictError, KubeError
 from rollout.kube import DEPLOYMENTS, ROLLOUTS, SERVICES, Kube
 from rollout.kube.client import Obj
 from rollout.models import Rollout
+from rollout.reconciler.analyst import Analyst
 from rollout.reconciler.informer import Informer
 from rollout.reconciler.queue import WorkQueue
 from rollout.reconciler.reconcile import Caches, RolloutReconciler
@@ -71,8 +74,16 @@ class Controller:
             ),
             services=Informer(kube, SERVICES, namespace=namespace, on_change=self._on_service),
         )
+        self._gates = SLOGates()
+        self._analyst = Analyst(
+            kube,
+            gates={
+                RELEASE_GATE_PROVIDER: self._gates.release,
+                STEP_GATE_PROVIDER: self._gates.step,
+            },
+        )
         self._reconciler = RolloutReconciler(
-            kube, self.caches, clock=clock, router_for=self._router_for
+            kube, self.caches, clock=clock, router_for=self._router_for, analyst=self._analyst
         )
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -97,6 +108,8 @@ class Controller:
         self._scheduler.shutdown(wait=False)
         for thread in self._threads:
             thread.join(timeout=5)
+        self._analyst.close()  # the providers' HTTP connection pools
+        self._gates.close()
 
     def run_forever(self) -> None:
         self.start()

@@ -170,8 +170,10 @@ class RolloutReconciler:
             workload=self._workload(rollout),
         )
         resolved = AnalysisInputs()
-        if status.current_revision != status.stable_revision or status.analysis_runs:
-            # Templates and Secrets are read only while an update is in progress.
+        updating = revision_hash(template) != status.stable_revision
+        if updating or status.current_revision != status.stable_revision:
+            # Templates and Secrets are read only while an update is (or is about to be) under
+            # way: the very decision that sees a new template needs the release gate's metrics.
             resolved = self._analyst.resolve(rollout)
         measured = self._analyst.measure(
             rollout, resolved, now, builtin_queries=builtin_queries(router)

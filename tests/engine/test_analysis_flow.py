@@ -11,6 +11,7 @@ from typing import Any
 
 from rollout.analysis.gates import release_gate_metrics, step_gate_metrics
 from rollout.analysis.provider import Observation, Outcome
+from rollout.engine.analysis import AnalysisInputs
 from rollout.models import Phase
 from rollout.models.analysis import Metric
 from rollout.models.analysis_status import AnalysisPhase, MeasurementPhase
@@ -176,8 +177,6 @@ def test_errors_are_retried_and_roll_back_past_the_consecutive_limit() -> None:
 def test_a_missing_template_rolls_back_with_the_reason() -> None:
     sim = started()
     # The reconciler reports a run whose metrics cannot be resolved as an error.
-    from rollout.engine.analysis import AnalysisInputs
-
     original = sim.inputs
 
     def inputs() -> Any:

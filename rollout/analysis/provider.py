@@ -66,6 +66,8 @@ class MeasureContext:
     """The traffic router's built-in PromQL (already filled for the canary workload)."""
     default_prometheus: str | None = None
     """The Rollout's spec.analysis.prometheus.address, if any."""
+    run_started: datetime | None = None
+    """When the measurement's analysis run started (counts "since the step began")."""
 
 
 class MetricProvider(Protocol):

@@ -143,12 +143,36 @@ class JobMetric(SpecModel):
     """Lines of the Job's pod log kept with the measurement."""
 
 
+class CompareMetric(SpecModel):
+    """Canary against baseline latency, from histogram buckets."""
+
+    address: str | None = None
+    """Prometheus; defaults to the Rollout's spec.analysis.prometheus.address."""
+    canary: str
+    """Buckets of the canary since `$window`, one series per le, e.g.
+    sum by (le) (increase(http_request_duration_seconds_bucket{revision="$revision"}[$window]))"""
+    baseline: str
+    """The same for the baseline, e.g. with revision="$stable"."""
+    alpha: Annotated[float, Field(gt=0, lt=0.5)] = 0.01
+    min_effect: Annotated[float, Field(ge=0.5, le=1)] = 0.56
+    min_p99_delta_seconds: Annotated[float, Field(ge=0)] = 0.05
+    min_p99_ratio: Annotated[float, Field(ge=0)] = 0.1
+    min_requests: Annotated[int, Field(ge=1)] = 50
+    timeout: Annotated[Duration, Field(ge=1)] = 10
+    bearer_token: SecretKeyRef | None = None
+    basic_auth: BasicAuth | None = None
+    tls: TLSOptions | None = None
+    headers: list[Header] = []
+
+
 class MetricProvider(SpecModel):
     """Exactly one provider."""
 
     prometheus: PrometheusMetric | None = None
     web: WebMetric | None = None
     job: JobMetric | None = None
+    compare: CompareMetric | None = None
+    """Canary vs baseline latency (Mann-Whitney U on histogram buckets); its own verdict."""
     plugin: Annotated[
         dict[str, Any] | None,
         Field(json_schema_extra={"x-kubernetes-preserve-unknown-fields": True}),
@@ -160,7 +184,9 @@ class MetricProvider(SpecModel):
         given = [k for k, v in self.to_dict().items() if v is not None]
         if len(given) != 1:
             found = ", ".join(given) if given else "none"
-            raise ValueError(f"give exactly one of prometheus, web, job, plugin (found: {found})")
+            raise ValueError(
+                f"give exactly one of prometheus, web, job, compare, plugin (found: {found})"
+            )
         if self.plugin is not None and len(self.plugin) != 1:
             raise ValueError("plugin: give exactly one provider name as its only key")
         return self

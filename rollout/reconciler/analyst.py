@@ -221,6 +221,7 @@ class Analyst:
                 for k, q in builtin_queries.items()
             },
             default_prometheus=prometheus.address if prometheus else None,
+            run_started=next((r.started_at for r in status.analysis_runs if r.name == run), None),
         )
 
     def _take(

@@ -167,6 +167,49 @@ class PrometheusClient:
 
     def query(self, promql: str, at: datetime) -> Observation:
         """Evaluate `promql` as an instant query at `at` (a naive time is taken as UTC)."""
+        data = self._get(promql, at)
+        if isinstance(data, Observation):
+            return data
+        body, warnings = data
+        return _result(body.get("resultType"), body.get("result"), warnings)
+
+    def buckets(self, promql: str, at: datetime) -> list[tuple[float, float]] | Observation:
+        """A histogram's buckets at `at`: the vector `promql` returns, one series per `le`
+        label, as [(le, cumulative count)] sorted by le (+Inf last). An empty vector is
+        NO_DATA; anything else that is not one series per `le` is an ERROR."""
+        data = self._get(promql, at)
+        if isinstance(data, Observation):
+            return data
+        body, warnings = data
+        result = body.get("result")
+        if body.get("resultType") != "vector" or not isinstance(result, list):
+            return self._error("a histogram query must return a vector (one series per le)")
+        if not result:
+            return _observation(
+                Outcome.NO_DATA, message="empty vector: no histogram series", warnings=warnings
+            )
+        buckets: dict[float, float] = {}
+        for sample in result:
+            labels = sample.get("metric") if isinstance(sample, dict) else None
+            value = sample.get("value") if isinstance(sample, dict) else None
+            if not isinstance(labels, dict) or "le" not in labels or not isinstance(value, list):
+                return self._error(
+                    f"a histogram query needs one series per le, e.g. sum by (le) (...); got "
+                    f"{_series(sample)}"
+                )
+            try:
+                le, count = float(labels["le"]), float(value[1])
+            except (TypeError, ValueError, IndexError):
+                return self._error(f"not a bucket: {_short(sample)}")
+            if le in buckets:
+                return self._error(f"several series for le={labels['le']}: aggregate by (le)")
+            buckets[le] = count
+        if math.inf not in buckets:
+            return self._error('the histogram has no le="+Inf" bucket')
+        return sorted(buckets.items())
+
+    def _get(self, promql: str, at: datetime) -> tuple[dict[str, Any], list[str]] | Observation:
+        """The `data` of a successful answer and its warnings, or an ERROR observation."""
         if at.tzinfo is None:
             at = at.replace(tzinfo=UTC)
         params = {
@@ -192,10 +235,6 @@ class PrometheusClient:
             )
         except httpx.HTTPError as exc:
             return self._error(f"request to Prometheus at {where} failed: {exc}")
-        return self._classify(response)
-
-    def _classify(self, response: httpx.Response) -> Observation:
-        where = self.connection.shown_address
         status = response.status_code
         try:
             body: Any = json.loads(response.content)
@@ -209,7 +248,7 @@ class PrometheusClient:
         data = body.get("data")
         if not isinstance(data, dict):
             return self._error(f"Prometheus at {where} answered without data", warnings)
-        return _result(data.get("resultType"), data.get("result"), warnings)
+        return data, warnings
 
     def _error(self, message: str, warnings: Sequence[str] = ()) -> Observation:
         return _observation(Outcome.ERROR, message=self._scrub(message), warnings=warnings)

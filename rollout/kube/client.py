@@ -140,8 +140,36 @@ class Kube:
             "patch", "PATCH", path, body=patch, content_type=_CONTENT_TYPES[patch_type]
         )
 
-    def delete(self, kind: Kind, name: str, *, namespace: str | None = None) -> None:
-        self._call("delete", "DELETE", kind.path(namespace=namespace, name=name))
+    def delete(
+        self,
+        kind: Kind,
+        name: str,
+        *,
+        namespace: str | None = None,
+        propagation: Literal["Background", "Foreground", "Orphan"] | None = None,
+    ) -> None:
+        """`propagation`: what happens to dependents (a batch/v1 Job deleted without one keeps
+        its Pods, for compatibility; pass "Background" to remove them)."""
+        query = _query(propagationPolicy=propagation)
+        self._call("delete", "DELETE", kind.path(namespace=namespace, name=name), query=query)
+
+    def read_text(
+        self,
+        kind: Kind,
+        name: str,
+        *,
+        namespace: str | None = None,
+        sub: str,
+        query: builtins.list[tuple[str, str]] | None = None,
+        timeout: float | None = None,
+    ) -> str:
+        """A subresource that answers plain text, such as pods/log."""
+        path = kind.path(namespace=namespace, name=name, sub=sub)
+        response = self._send("get", "GET", path, query=query, timeout=timeout or self._timeout)
+        try:
+            return bytes(response.read()).decode(errors="replace")
+        except (urllib3.exceptions.HTTPError, OSError) as err:
+            raise TransientKubeError(f"get {path}: {err}", verb="get", target=path) from None
 
     def watch(
         self,

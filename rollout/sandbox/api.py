@@ -2,7 +2,7 @@
 
 Owns turning (method, target, query, content type, body) into a reply: list
 and get rendering, create/replace/patch/delete dispatch, patch-type selection
-by Content-Type, the ``/status`` and ``/scale`` subresources, and parsing
+by Content-Type, the ``/status``, ``/scale`` and (Pods) ``/log`` subresources, and parsing
 watch parameters into a :class:`WatchPlan` for the HTTP layer to stream.
 
 Simplifications: ``limit``/``continue`` are ignored (lists are never
@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from . import lifecycle
+from . import lifecycle, pod_logs
 from .errors import bad_request, invalid, method_not_allowed, unsupported_media_type
 from .lifecycle import DeleteOptions
 from .objects import get_path, set_path
@@ -46,6 +46,7 @@ APPLY_PATCH = "application/apply-patch+yaml"
 class Reply:
     code: int
     body: JSON
+    text: str | None = None  # a text/plain answer instead of ``body`` (pods/log)
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,11 @@ class Api:
         verb = target.verb(method, _truthy(query.get("watch")))
         rt, ns, name, sub = target.rt, target.namespace, target.name, target.subresource
         dry_run = bool(query.get("dryRun"))
+        if sub == "log":
+            if verb != "get":
+                raise method_not_allowed()
+            assert name is not None
+            return Reply(200, {}, text=pod_logs.read_log(self.store, rt, ns, name, query))
         if verb == "watch":
             plan = self._watch_plan(target, query)
             if wants_table(accept):
@@ -155,7 +161,9 @@ class Api:
             return Reply(200, self._list(rt, items, rv))
         if verb == "deletecollection":
             matcher = make_matcher(query.get("labelSelector"), query.get("fieldSelector"))
-            opts = DeleteOptions.parse(parse_body(raw, content_type), query)
+            opts = DeleteOptions.parse(
+                parse_body(raw, content_type), query, default=lifecycle.default_propagation(rt)
+            )
             deleted = lifecycle.delete_collection(self.store, rt, ns, matcher, opts)
             return Reply(200, self._list(rt, deleted, self.store.resource_version))
         if verb == "create":
@@ -175,7 +183,9 @@ class Api:
         if verb == "delete":
             if sub is not None:
                 raise method_not_allowed()
-            opts = DeleteOptions.parse(parse_body(raw, content_type), query)
+            opts = DeleteOptions.parse(
+                parse_body(raw, content_type), query, default=lifecycle.default_propagation(rt)
+            )
             obj, removed = lifecycle.delete(self.store, rt, ns, name, opts)
             if removed and not rt.delete_returns_object:
                 return Reply(200, _success_status(rt, obj))

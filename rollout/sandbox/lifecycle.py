@@ -36,12 +36,17 @@ class DeleteOptions:
     dry_run: bool = False
 
     @staticmethod
-    def parse(body: Any, query: dict[str, str]) -> DeleteOptions:
+    def parse(body: Any, query: dict[str, str], *, default: str = "Background") -> DeleteOptions:
+        """``default``: the policy when the request names none (see default_propagation)."""
         body = body if isinstance(body, dict) else {}
         policy = query.get("propagationPolicy") or body.get("propagationPolicy")
-        orphan = query.get("orphanDependents") or body.get("orphanDependents")
-        if policy is None:
+        orphan = query.get("orphanDependents")
+        if orphan is None:
+            orphan = body.get("orphanDependents")
+        if policy is None and orphan is not None:
             policy = "Orphan" if str(orphan).lower() == "true" else "Background"
+        if policy is None:
+            policy = default
         if policy not in ("Background", "Foreground", "Orphan"):
             raise ApiError(
                 422,
@@ -56,6 +61,16 @@ class DeleteOptions:
             precondition_rv=pre.get("resourceVersion"),
             dry_run=bool(dry),
         )
+
+
+def default_propagation(rt: ResourceType) -> str:
+    """What a DELETE naming no policy does with dependents. batch/v1 Jobs orphan their Pods
+    (kept upstream for compatibility: the Job docs warn about it, and kubectl always sends
+    Background), so a client that wants a Job's Pods gone must say so; every other kind we
+    serve deletes dependents in the background."""
+    if (rt.group, rt.version, rt.plural) == ("batch", "v1", "jobs"):
+        return "Orphan"
+    return "Background"
 
 
 def _type_of(store: Store, storage_key: str) -> ResourceType | None:

@@ -4,7 +4,9 @@ Owns what the API server's per-kind "strategy" does before persisting: name
 validation, server-managed metadata, which changes bump ``metadata.generation``,
 and the small amount of Deployment defaulting/validation that clients rely on
 (replicas defaults to 1, ``spec.selector`` is required, matches the template
-and is immutable).
+and is immutable), and of Job defaulting/validation (the generated selector and
+pod-template labels the Job controller finds its Pods by, ``restartPolicy``
+Never/OnFailure, names that fit a label value).
 """
 
 from __future__ import annotations
@@ -109,6 +111,8 @@ def apply_defaults(rt: ResourceType, obj: JSON) -> None:
                     if isinstance(ru, dict):
                         ru.setdefault("maxUnavailable", "25%")
                         ru.setdefault("maxSurge", "25%")
+    elif rt.group == "batch" and rt.plural == "jobs":
+        _default_job(obj)
     elif rt.group == "" and rt.plural == "namespaces":
         obj.setdefault("spec", {"finalizers": ["kubernetes"]})
         status = obj.setdefault("status", {})
@@ -131,6 +135,11 @@ def validate(rt: ResourceType, obj: JSON, old: JSON | None) -> None:
                 name,
                 [(f"metadata.{field}", "Invalid value: must be a map of strings")],
             )
+    if rt.group == "batch" and rt.plural == "jobs":
+        job_causes = _job_causes(obj)
+        if job_causes:
+            raise invalid(rt.group, rt.kind, name, job_causes)
+        return
     if not (rt.group == "apps" and rt.plural in ("deployments", "replicasets")):
         return
     spec = obj.get("spec")
@@ -159,6 +168,70 @@ def validate(rt: ResourceType, obj: JSON, old: JSON | None) -> None:
         causes.append(("spec.replicas", "Invalid value: must be greater than or equal to 0"))
     if causes:
         raise invalid(rt.group, rt.kind, name, causes)
+
+
+# The labels the Job API puts on a Job's pod template (and so on its Pods); the legacy
+# unprefixed pair is still written, and clients (kubectl, our job provider) select by either.
+JOB_CONTROLLER_UID = "batch.kubernetes.io/controller-uid"
+JOB_NAME = "batch.kubernetes.io/job-name"
+_JOB_TEMPLATE_LABELS = (JOB_CONTROLLER_UID, JOB_NAME, "controller-uid", "job-name")
+
+
+def _default_job(obj: JSON) -> None:
+    """The Job strategy's defaults: one pod to one completion, 6 retries, and (unless
+    ``manualSelector``) a selector on the Job's uid plus the matching template labels."""
+    spec = obj.setdefault("spec", {})
+    if not isinstance(spec, dict):
+        return
+    if spec.get("completions") is None and spec.get("parallelism") is None:
+        spec["completions"] = 1
+    spec.setdefault("parallelism", 1)
+    spec.setdefault("backoffLimit", 6)
+    spec.setdefault("completionMode", "NonIndexed")
+    spec.setdefault("suspend", False)
+    meta = obj["metadata"]
+    template = spec.get("template")
+    if spec.get("manualSelector") or not meta.get("uid") or not isinstance(template, dict):
+        return
+    spec.setdefault("selector", {"matchLabels": {JOB_CONTROLLER_UID: meta["uid"]}})
+    tmeta = template.setdefault("metadata", {})
+    if isinstance(tmeta, dict):
+        labels = tmeta.setdefault("labels", {})
+        if isinstance(labels, dict):
+            values = (meta["uid"], meta.get("name", ""), meta["uid"], meta.get("name", ""))
+            for key, value in zip(_JOB_TEMPLATE_LABELS, values, strict=True):
+                labels.setdefault(key, value)
+
+
+def _job_causes(obj: JSON) -> list[tuple[str, str]]:
+    """Job validation that a client can trip over: the name becomes a label value (so at most
+    63 characters), a pod template with containers, and a restartPolicy a Job allows."""
+    name = obj["metadata"]["name"]
+    causes: list[tuple[str, str]] = []
+    if len(name) > 63:
+        causes.append(
+            ("metadata.name", f'Invalid value: "{name}": must be no more than 63 characters')
+        )
+    spec = obj.get("spec")
+    template = spec.get("template") if isinstance(spec, dict) else None
+    if not isinstance(template, dict):
+        return [*causes, ("spec.template", "Required value")]
+    pod = template.get("spec")
+    pod = pod if isinstance(pod, dict) else {}
+    if not pod.get("containers"):
+        causes.append(("spec.template.spec.containers", "Required value"))
+    restart = pod.get("restartPolicy") or "Always"  # the Pod default, which a Job forbids
+    if restart not in ("OnFailure", "Never"):
+        causes.append(
+            (
+                "spec.template.spec.restartPolicy",
+                f'Unsupported value: "{restart}": supported values: "OnFailure", "Never"',
+            )
+        )
+    limit = spec.get("backoffLimit") if isinstance(spec, dict) else None
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
+        causes.append(("spec.backoffLimit", "Invalid value: must be greater than or equal to 0"))
+    return causes
 
 
 def finalizers(obj: JSON) -> list[str]:

@@ -47,6 +47,8 @@ class ResourceType:
     delete_returns_object: bool = False
     crd: bool = False
     singular: str = field(default="")
+    # Pods: the read-only /log subresource (rendered by pod_logs.py).
+    log: bool = False
 
     @property
     def api_version(self) -> str:
@@ -72,6 +74,8 @@ class ResourceType:
             subs.append("status")
         if self.scale is not None:
             subs.append("scale")
+        if self.log:
+            subs.append("log")
         return tuple(subs)
 
 
@@ -105,6 +109,7 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
         status=True,
         categories=("all",),
         delete_returns_object=True,
+        log=True,
     ),
     _core("serviceaccounts", "ServiceAccount", short_names=("sa",), delete_returns_object=True),
     ResourceType(
@@ -131,6 +136,10 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
     ),
     ResourceType("coordination.k8s.io", "v1", "leases", "Lease"),
     ResourceType("networking.k8s.io", "v1", "ingresses", "Ingress", status=True),
+    ResourceType("networking.k8s.io", "v1", "ingressclasses", "IngressClass", namespaced=False),
+    _core("persistentvolumeclaims", "PersistentVolumeClaim", short_names=("pvc",), status=True),
+    ResourceType("storage.k8s.io", "v1", "storageclasses", "StorageClass", namespaced=False),
+    ResourceType("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", namespaced=False),
     ResourceType("batch", "v1", "jobs", "Job", status=True, categories=("all",)),
     ResourceType("events.k8s.io", "v1", "events", "Event", short_names=("ev",)),
     ResourceType(

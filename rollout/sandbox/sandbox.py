@@ -1,7 +1,7 @@
 """Starting and stopping a sandbox: the object tests and the demo hold on to.
 
-Owns wiring the registry, store, watch hub, HTTP server and Deployment
-simulator together, running them on daemon threads, and handing out client
+Owns wiring the registry, store, watch hub, HTTP server and the Deployment
+and Job simulators together, running them on daemon threads, and handing out client
 configuration (kubeconfig file or a ready ``kubernetes.client.ApiClient``).
 """
 
@@ -18,6 +18,7 @@ import yaml
 
 from .deployments import DeploymentSimulator
 from .faults import FaultInjector, RequestLog
+from .jobs import JobSimulator
 from .resources import Registry
 from .server import SandboxHTTPServer, ServerState
 from .store import Store
@@ -28,11 +29,16 @@ class Sandbox:
     """A running sandbox API server. Create with :func:`start_sandbox`."""
 
     def __init__(
-        self, state: ServerState, server: SandboxHTTPServer, simulator: DeploymentSimulator
+        self,
+        state: ServerState,
+        server: SandboxHTTPServer,
+        simulator: DeploymentSimulator,
+        jobs: JobSimulator,
     ) -> None:
         self._state = state
         self._server = server
         self._simulator = simulator
+        self._jobs = jobs
         self._thread = threading.Thread(
             target=server.serve_forever,
             kwargs={"poll_interval": 0.1},
@@ -52,6 +58,7 @@ class Sandbox:
 
     def _start(self) -> None:
         self._simulator.start()
+        self._jobs.start()
         self._thread.start()
 
     def stop(self) -> None:
@@ -65,6 +72,7 @@ class Sandbox:
         self._server.close_connections()
         self._server.server_close()
         self._simulator.stop()
+        self._jobs.stop()
         self._thread.join(timeout=5)
 
     def drop_watches(self, *, abrupt: bool = False) -> int:
@@ -117,11 +125,14 @@ def start_sandbox(
     watch_history: int = 5000,
     watch_queue: int = 10000,
     bookmark_interval: float = 1.0,
+    job_duration: float = 0.0,
 ) -> Sandbox:
-    """Start the API server and Deployment simulator; returns once connections are accepted.
+    """Start the API server and the Deployment and Job simulators; returns once connections
+    are accepted.
 
     ``ready_delay`` is how long simulated pods take to become ready (overridable
-    per Deployment); ``watch_history`` is how many events per resource type can
+    per Deployment); ``job_duration`` is how long a Job's Pods run (overridable per
+    Job); ``watch_history`` is how many events per resource type can
     be resumed from before a watch gets 410 Expired; ``watch_queue`` is how many
     undelivered events a watch stream may lag behind before it is closed.
     """
@@ -133,9 +144,14 @@ def start_sandbox(
     )
     server = SandboxHTTPServer((host, port), state)
     deployments = registry.lookup("apps", "v1", "deployments")
-    assert deployments is not None
+    jobs = registry.lookup("batch", "v1", "jobs")
+    pods = registry.lookup("", "v1", "pods")
+    assert deployments is not None and jobs is not None and pods is not None
     sandbox = Sandbox(
-        state, server, DeploymentSimulator(store, deployments, ready_delay=ready_delay, tick=tick)
+        state,
+        server,
+        DeploymentSimulator(store, deployments, ready_delay=ready_delay, tick=tick),
+        JobSimulator(store, jobs, pods, job_duration=job_duration, tick=tick),
     )
     sandbox._start()
     # The listening socket accepts (backlog) as soon as it is bound; wait until

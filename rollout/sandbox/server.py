@@ -266,6 +266,14 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if isinstance(result, Reply):
             record(result.code)
+            if result.text is not None:
+                data = result.text.encode()
+                ctype = "text/plain; charset=utf-8"
+                head = self._head(
+                    result.code, {"Content-Type": ctype, "Content-Length": str(len(data))}
+                )
+                self.wfile.write(head + data)
+                return
             self._send_json(result.code, result.body)
             return
         self._stream(result, lambda: record(200))

@@ -9,7 +9,8 @@ The rules, in order (documented in the README, and different from Argo where Arg
    which counts as the metric's `noData` policy says (Inconclusive by default). Argo compares
    NaN and fails; Flagger fails; we do neither.
 2. A provider error is Error (counted against consecutiveErrorLimit), never a failure.
-3. A provider's own verdict (a Job) is Successful / Failed; conditions, if any, are ignored.
+3. A provider's own verdict (a Job, `compare`, the SLO gates) is Successful / Failed /
+   Inconclusive; conditions, if any, are ignored.
 4. failureCondition true -> Failed (checked first: "both hold" is a failure, as in Argo).
 5. successCondition true -> Successful; false -> Failed when there is no failureCondition,
    Inconclusive when there is one (neither held: the value is in the grey zone between them).
@@ -42,6 +43,8 @@ def classify(metric: Metric, observation: Observation) -> tuple[MeasurementPhase
         return MeasurementPhase.SUCCESSFUL, observation.message or "succeeded"
     if outcome is Outcome.FAILED:
         return MeasurementPhase.FAILED, observation.message or "failed"
+    if outcome is Outcome.INCONCLUSIVE:
+        return MeasurementPhase.INCONCLUSIVE, observation.message or "inconclusive"
 
     value = observation.value
     if isinstance(value, float) and math.isnan(value):

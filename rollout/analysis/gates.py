@@ -51,8 +51,9 @@ def step_gate_metrics(spec: RolloutSpec) -> tuple[Metric, ...]:
             provider=MetricProvider(plugin={STEP_GATE_PROVIDER: {"slo": slo.name}}),
             interval=gate.interval,
             failure_limit=0,
-            # No data from the canary slice is shown (NoData measurements) but does not pause:
-            # the step gate guards; analysis steps and pauses decide when to move on.
+            # No data from the canary slice, and a shared incident (Inconclusive), are shown in
+            # its measurements but do not pause: the step gate guards against the canary; the
+            # analysis steps and pauses decide when to move on.
             inconclusive_limit=-1,
         )
         for slo in spec.analysis.slos

@@ -26,8 +26,8 @@ while the pass bound's risk is promoting a canary worse than the margin, and the
 that matter (+1 pp is 10 budgets) are far beyond the 2-budget margin, so a 95% bound already
 leaves them no chance. A 99% bound costs a healthy canary at 5% of 100 rps about 50% more
 requests before it passes, and after an incident that hit both versions (whose errors widen
-the bound for the rest of the step) it kept two thirds of the simulated rollouts from ever
-passing (tests/bench/decision_bench.py; 95% halves that).
+the bound for the rest of the step) it kept two thirds of the simulated rollouts from passing
+within 3x the step's duration (tests/bench/decision_bench.py "shared incident"; 95%: 40%).
 CONTINUE otherwise. No data on either side is CONTINUE with reason NoData: silence is neither a
 pass nor a failure (DESIGN §5); the caller turns a long silence into a pause.
 
@@ -56,6 +56,12 @@ product over checks of LR_i(rho) at a fixed rho is the likelihood ratio of all t
 evidence does not depend on how often the controller checks; multiplying per-check mixtures
 would pay the prior's averaging cost at every check and lose power the more often one looks.
 The price is a state of one float per grid point (14) instead of one.
+
+One consequence of keeping the evidence across steps: while the canary is healthy, the
+products for large rho fall far below 1, and a regression that only appears at a later step
+(a bug triggered at higher weight) has to climb back before rule (b) fires; rule (a) is not
+affected. A caller that prefers a fresh test per step can start a new JudgeState at each step,
+at the price of alpha per step instead of alpha per rollout.
 
 The state holds high-water marks of the four counts, so every event enters the test once: a
 count that drops (a Prometheus extrapolation wobble, a counter reset) adds nothing until it
@@ -190,7 +196,9 @@ class JudgeState:
             "stableBad": float(self.stable_bad),
             "stableTotal": float(self.stable_total),
             "checks": float(self.checks),
-            "eValue": self.e_value,  # for people; ignored when read back
+            # For people; ignored when read back. The log, because the e-value itself can be
+            # inf, which JSON (and so the API server) cannot carry.
+            "logEValue": self.log_e_value,
         }
 
     @classmethod
@@ -273,7 +281,9 @@ def _pct(value: float | None) -> str:
 
 
 def _num(value: float) -> str:
-    return f"{value:,.0f}" if value == round(value) else f"{value:,.1f}"
+    if not math.isfinite(value) or value != round(value):
+        return f"{value:,.1f}"  # increase() extrapolates to non-integers; inf prints as inf
+    return f"{value:,.0f}"
 
 
 def _lower_bound(counts: Counts, confidence: float) -> float:

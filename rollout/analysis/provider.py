@@ -29,6 +29,7 @@ class Outcome(StrEnum):
     RUNNING = "running"  # a long measurement (a Job) is still going; measure() is called again
     SUCCEEDED = "succeeded"  # the provider's own verdict (a Job that succeeded)
     FAILED = "failed"  # the provider's own verdict (a Job that failed)
+    INCONCLUSIVE = "inconclusive"  # the provider's own "cannot tell" (a shared incident)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ Each gate measurement is one observation of one SLO:
   (closed too: a gate that cannot see does not wave releases through).
 - step gate: the canary slice's and the stable slice's bad/total since the update started, and
   the service's over the SLO window (for the rollout's budget allowance) -> `judge.judge` ->
-  Failed on "rollback", Successful otherwise, NoData when the canary has no traffic yet. The
+  Failed on "rollback", Inconclusive on "pause" (both slices burn: a shared incident),
+  Successful otherwise, NoData when the canary has no traffic yet. The
   judge's sequential-test state rides in the measurement's metadata, so a restarted controller
   continues the same test (its false-rollback bound holds across restarts).
 
@@ -169,6 +170,9 @@ class SLOGates:
             outcome = Outcome.NO_DATA
         elif result.verdict == "rollback":
             outcome = Outcome.FAILED
+        elif result.verdict == "pause":
+            # Both slices burn (a shared incident): not the canary's fault, not a pass either.
+            outcome = Outcome.INCONCLUSIVE
         else:
             outcome = Outcome.SUCCEEDED
         ratio = canary.ratio

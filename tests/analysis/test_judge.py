@@ -181,13 +181,21 @@ def test_state_round_trips_and_a_restarted_controller_continues_the_same_test() 
         state = JudgeState()
         for canary, stable in checks[:stop]:
             state = judge(canary, stable, state, POLICY).state
-        stored = json.loads(json.dumps(state.to_dict()))  # what the Rollout status holds
+        # What the Rollout status holds: strict JSON (no Infinity/NaN), floats and strings.
+        stored = json.loads(json.dumps(state.to_dict(), allow_nan=False))
         assert all(isinstance(v, float | str) for v in stored.values())
         state = JudgeState.from_dict(stored)
         for i, (canary, stable) in enumerate(checks[stop:], start=stop):
             j = judge(canary, stable, state, POLICY)
             assert j == uninterrupted[i]
             state = j.state
+
+
+def test_overwhelming_evidence_still_serializes_as_strict_json() -> None:
+    state = judge(Counts(5000, 10_000), Counts(10, 10_000), JudgeState(), POLICY).state
+    assert state.e_value == math.inf
+    stored = json.dumps(state.to_dict(), allow_nan=False)
+    assert JudgeState.from_dict(json.loads(stored)) == state
 
 
 def test_from_dict_refuses_a_state_it_cannot_continue() -> None:

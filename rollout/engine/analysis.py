@@ -83,7 +83,8 @@ def advance(
         results[metric.name] = result
     run.metrics = [results[m.name] for m in metrics]
     run.phase, run.message = run_phase(metrics, run)
-    run.score = quality(metrics, run)
+    # Scored like a Keptn quality gate: template runs only (the SLO gates have their figures).
+    run.score = quality(metrics, run) if kind in (RunKind.STEP, RunKind.BACKGROUND) else None
     if run.phase.done:
         run.finished_at = draft.now
     _store(draft, run)

@@ -36,6 +36,7 @@ crd: install
 
 bench: install
 	$(BIN)/python -m tests.bench.canary_bench --rollouts 100 1000 --routers none istio gatewayAPI nginx linkerd
+	$(BIN)/python -m tests.bench.decision_bench --runs 1000
 
 check: test
 

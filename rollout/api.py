@@ -152,7 +152,13 @@ class RolloutsAPI:
     def undo(self, namespace: str, name: str, *, to_revision: int | None = None) -> Obj:
         """Put an earlier revision's template back (default: the revision before the newest)."""
         rollout = self.get(namespace, name)
-        revisions = self.revisions(namespace, name)
+        revisions = [  # a baseline is a copy of a stable, not a revision to go back to
+            d
+            for d in self.revisions(namespace, name)
+            if not str((d["metadata"].get("labels") or {}).get(labels.REVISION, "")).endswith(
+                "-baseline"
+            )
+        ]
         numbers = [_revision_number(d) for d in revisions]
         if to_revision is None:
             if len(revisions) < 2:

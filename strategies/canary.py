@@ -17,7 +17,7 @@ from rollout.engine import gating
 from rollout.engine.analysis import advance, end, summary
 from rollout.engine.draft import Draft
 from rollout.engine.replicas import canary_replicas_for_weight
-from rollout.engine.world import Inputs
+from rollout.engine.world import Inputs, baseline_of
 from rollout.models import CanaryStep
 from rollout.models.analysis_status import AnalysisPhase, RunKind
 from rollout.models.status import PauseReason
@@ -40,6 +40,8 @@ class StepPlan:
     """A managed route the current step wants set (or removed) in the traffic layer."""
     abort: str | None = None
     """The step's analysis says roll back: why."""
+    baseline_target: int = 0
+    """Pods of the baseline (fresh stable pods beside the canary), when spec asks for one."""
 
 
 def _describe(step: CanaryStep) -> str:
@@ -94,7 +96,9 @@ class CanaryStrategy:
         while index < len(steps):
             step = steps[index]
             weight = self._weight_at(steps, index)
-            canary_target, stable_target = self._targets(inputs, steps, index, weight)
+            canary_target, stable_target, baseline_target = self._targets(
+                inputs, steps, index, weight
+            )
             label = f"step {index + 1}/{len(steps)} {_describe(step)}"
             held = status.pause_conditions
             done, plan = self._step(
@@ -107,6 +111,7 @@ class CanaryStrategy:
                 stable_target=stable_target,
                 canary=canary,
                 label=label,
+                baseline_target=baseline_target,
             )
             if not done:
                 status.current_step_index = index
@@ -126,6 +131,7 @@ class CanaryStrategy:
                     f"{label}: done; {hold}"
                     if hold
                     else f"{label}: done; paused (rollout resume to continue)",
+                    baseline_target=baseline_target,
                 )
             if status.promote_step == index:
                 draft.record("StepPromoted", f"{label} promoted", revision=canary, step=index)
@@ -177,11 +183,21 @@ class CanaryStrategy:
         stable_target: int,
         canary: str,
         label: str,
+        baseline_target: int = 0,
     ) -> tuple[bool, StepPlan]:
         world, status = inputs.world, draft.status
 
         def waiting(message: str, *, pods: bool, at: datetime | None = None) -> StepPlan:
-            return StepPlan(weight, canary_target, stable_target, False, pods, message, at)
+            return StepPlan(
+                weight,
+                canary_target,
+                stable_target,
+                False,
+                pods,
+                message,
+                at,
+                baseline_target=baseline_target,
+            )
 
         if step.set_weight is not None or step.set_canary_scale is not None:
             reached = (
@@ -192,6 +208,9 @@ class CanaryStrategy:
                     inputs.traffic_routing
                     or world.replicas(draft.status.stable_revision) <= stable_target
                 )
+                # A baseline must be there too, or the comparison has nothing to compare with.
+                and world.available(baseline_of(draft.status.stable_revision or ""))
+                >= baseline_target
             )
             if inputs.traffic_routing:
                 verified = world.weights
@@ -217,15 +236,7 @@ class CanaryStrategy:
             if (route.name in present) == wanted:
                 return True, waiting("", pods=False)
             plan = waiting(f"{label}: waiting for the route in the traffic layer", pods=True)
-            return False, StepPlan(
-                plan.weight,
-                plan.canary_target,
-                plan.stable_target,
-                False,
-                True,
-                plan.message,
-                route=route,
-            )
+            return False, replace(plan, route=route)
 
         if step.pause is not None:
             condition = draft.pause(PauseReason.CANARY_PAUSE_STEP)
@@ -291,22 +302,26 @@ class CanaryStrategy:
     @staticmethod
     def _targets(
         inputs: Inputs, steps: list[CanaryStep], index: int, weight: int
-    ) -> tuple[int, int]:
-        """(canary, stable) replica targets at this step."""
+    ) -> tuple[int, int, int]:
+        """(canary, stable, baseline) replica targets at this step."""
         replicas = inputs.spec.replicas
+        assert inputs.spec.strategy.canary is not None
         if not inputs.traffic_routing:
             canary = canary_replicas_for_weight(replicas, weight)
-            return canary, replicas - canary
+            if inputs.spec.strategy.canary.baseline:
+                # The baseline takes as many pods, so as much traffic, as the canary.
+                return canary, max(0, replicas - 2 * canary), canary
+            return canary, replicas - canary, 0
         # With a router the stable stays at full size, so an abort is one weight write.
         for step in reversed(steps[: index + 1]):
             scale = step.set_canary_scale
             if scale is None:
                 continue
             if scale.replicas is not None:
-                return scale.replicas, replicas
+                return scale.replicas, replicas, 0
             if scale.weight is not None:
-                return canary_replicas_for_weight(replicas, scale.weight), replicas
+                return canary_replicas_for_weight(replicas, scale.weight), replicas, 0
             break  # matchTrafficWeight
         # Deployed before released: with a router, a canary at 0% still runs one pod, so header
         # routes and smoke tests can reach it before any weight moves.
-        return max(1, canary_replicas_for_weight(replicas, weight)), replicas
+        return max(1, canary_replicas_for_weight(replicas, weight)), replicas, 0

@@ -66,6 +66,7 @@ class _Query:
             window=format_window(window),
             revision=self.ctx.revision,
             stable=self.ctx.stable_revision,
+            baseline=f"{self.ctx.stable_revision}-baseline",
             namespace=self.ctx.namespace,
             rollout=self.ctx.rollout,
         )

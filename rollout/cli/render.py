@@ -149,6 +149,8 @@ def describe(rollout: Obj, revisions: list[Obj], events: list[Obj]) -> str:
             c.get("image", "?") for c in dep["spec"]["template"]["spec"].get("containers", [])
         )
         role = "stable" if rev == stable else ("canary" if rev == current else "old")
+        if rev.endswith("-baseline"):
+            role = "baseline"
         avail = (dep.get("status") or {}).get("availableReplicas") or 0
         rows.append(
             [

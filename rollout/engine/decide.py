@@ -35,7 +35,7 @@ from rollout.engine.draft import Draft
 from rollout.engine.hashing import revision_hash, stable_hash
 from rollout.engine.replicas import plan_scaling
 from rollout.engine.summary import summarize
-from rollout.engine.world import Inputs
+from rollout.engine.world import BASELINE_SUFFIX, Inputs, baseline_of
 from rollout.models import ScaleDownDeadline
 from rollout.models.time import parse_time
 from rollout.models.traffic import SetHeaderRoute, SetMirrorRoute
@@ -86,6 +86,11 @@ def decide(inputs: Inputs) -> Decision:
         actions += _pin(inputs, canary_spec.stable_service, stable)
 
     # 2. Create missing revisions, then scale up.
+    baseline = baseline_of(stable)
+    wants_baseline = plan.targets.get(baseline, 0) > 0 and baseline not in world.revisions
+    if wants_baseline and world.stable_template is not None:
+        # Fresh pods of the stable's template: same version, same age as the canary's.
+        actions.append(CreateRevision(baseline, 0, 0, dict(world.stable_template)))
     for rev in dict.fromkeys((stable, current)):
         if rev not in world.revisions:
             others = sum(state.replicas for state in world.revisions.values())
@@ -104,7 +109,7 @@ def decide(inputs: Inputs) -> Decision:
         replicas=spec.replicas,
         max_surge=surge,
         max_unavailable=unavailable,
-        surge_bounded=frozenset((current,) if bounded else ()),
+        surge_bounded=frozenset((current, baseline) if bounded else ()),
         down_order=[r for r in world.revisions if r not in (stable, current)] + [current, stable],
     )
     actions += [a for a in scaling if a.replicas > world.replicas(a.revision)]
@@ -160,7 +165,7 @@ def decide(inputs: Inputs) -> Decision:
         and world.available(stable) >= spec.replicas
     ):
         actions.append(ScaleWorkload(spec.workload_ref.name, 0))
-    actions += _collect_garbage(inputs, draft)
+    actions += _collect_garbage(inputs, draft, plan.targets)
 
     requeue = [
         plan.requeue_at,
@@ -292,9 +297,14 @@ def _plan(inputs: Inputs, draft: Draft) -> _Plan:
         if step.promote:
             _promote(inputs, draft)
         else:
-            targets = _old_revision_targets(inputs, draft, keep={stable, current})
+            baseline = baseline_of(stable)
+            with_baseline = step.baseline_target > 0 or baseline in world.revisions
+            keep = {stable, current, baseline} if with_baseline else {stable, current}
+            targets = _old_revision_targets(inputs, draft, keep=keep)
             targets[stable] = step.stable_target
             targets[current] = step.canary_target
+            if with_baseline:
+                targets[baseline] = step.baseline_target
             return _Plan(
                 targets,
                 step.weight,
@@ -457,7 +467,7 @@ def _restart(inputs: Inputs, draft: Draft) -> list[Action]:
     ]
 
 
-def _collect_garbage(inputs: Inputs, draft: Draft) -> list[Action]:
+def _collect_garbage(inputs: Inputs, draft: Draft, wanted: dict[str, int]) -> list[Action]:
     status = draft.status
     pending = {d.revision for d in status.scale_down}
     idle = sorted(
@@ -467,8 +477,13 @@ def _collect_garbage(inputs: Inputs, draft: Draft) -> list[Action]:
             if r not in (status.stable_revision, status.current_revision)
             and s.replicas == 0
             and r not in pending
+            and wanted.get(r, 0) == 0
         ),
         key=lambda s: s.number,
         reverse=True,
     )
-    return [DeleteRevision(s.revision) for s in idle[inputs.spec.revision_history_limit :]]
+    # A baseline is no revision to go back to: gone as soon as it is idle.
+    baselines = [s for s in idle if s.revision.endswith(BASELINE_SUFFIX)]
+    revisions = [s for s in idle if not s.revision.endswith(BASELINE_SUFFIX)]
+    old = revisions[inputs.spec.revision_history_limit :]
+    return [DeleteRevision(s.revision) for s in [*baselines, *old]]

@@ -8,7 +8,7 @@ Progressing (an update in progress, or stable not fully available) > Healthy.
 from __future__ import annotations
 
 from rollout.engine.draft import Draft
-from rollout.engine.world import Inputs
+from rollout.engine.world import Inputs, baseline_of
 from rollout.models import Condition, ConditionType, Phase, RevisionWeight, TrafficWeights
 from rollout.models.status import PauseReason
 
@@ -95,7 +95,8 @@ def _record_weights(inputs: Inputs, draft: Draft) -> None:
         status.canary.weights = world.weights
         return
     canary_available = world.available(current) if current != stable else 0
-    total = world.available(stable) + canary_available
+    # A baseline's pods run the stable version: they count on the stable's side.
+    total = world.available(stable) + world.available(baseline_of(stable)) + canary_available
     weight = round(100 * canary_available / total) if total else 0
     status.canary.weights = TrafficWeights(
         stable=RevisionWeight(revision=stable, weight=100 - weight),

@@ -29,6 +29,14 @@ class RevisionState:
         return max(0, self.replicas - self.available)
 
 
+BASELINE_SUFFIX = "-baseline"
+
+
+def baseline_of(stable: str) -> str:
+    """The revision key (and pod label value) of a stable revision's baseline."""
+    return f"{stable}{BASELINE_SUFFIX}"
+
+
 @dataclass(frozen=True)
 class World:
     revisions: Mapping[str, RevisionState] = field(default_factory=dict)
@@ -42,6 +50,8 @@ class World:
     """Managed mirror routes present in the traffic layer now."""
     workload_replicas: int | None = None
     """spec.replicas of the workloadRef Deployment, when the Rollout has one."""
+    stable_template: Mapping[str, Any] | None = None
+    """The stable revision's pod template, as the Rollout had it (for a baseline's pods)."""
 
     def available(self, revision: str | None) -> int:
         state = self.revisions.get(revision or "")

@@ -246,6 +246,11 @@ class CanaryStrategy(SpecModel):
     """Background analysis for the whole update."""
     traffic_routing: TrafficRouting | None = None
     """The traffic layer that sets exact weights. Without it, weights follow pod counts."""
+    baseline: bool = False
+    """Run a baseline beside the canary: fresh pods of the stable revision, as many as the
+    canary and so taking the same share of traffic, for a like-for-like comparison (their pods
+    carry `rollout.dev/revision-hash: <stable>-baseline`, `$baseline` in queries). Without a
+    traffic router only, for now: weights then follow pods, canary + baseline <= 100%."""
 
     @field_validator("stable_service", "canary_service")
     @classmethod
@@ -272,6 +277,17 @@ class CanaryStrategy(SpecModel):
                 raise ValueError(
                     f"steps[{i}].setCanaryScale: needs trafficRouting (a mesh or ingress); "
                     "without one, traffic follows replica counts"
+                )
+        if self.baseline:
+            if self.traffic_routing is not None:
+                raise ValueError(
+                    "baseline: not yet supported with trafficRouting (routers split traffic two "
+                    "ways); without a router the baseline's pods take the canary's share"
+                )
+            if last_weight > 50:
+                raise ValueError(
+                    f"baseline: setWeight {last_weight} leaves no room for a baseline of the "
+                    "same size (canary + baseline must stay at or below 100%)"
                 )
         routed = self.traffic_routing
         managed = {r.name for r in routed.managed_routes} if routed else set()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from rollout import labels
@@ -55,6 +56,7 @@ def build_world(
 ) -> World:
     return World(
         revisions=revision_states(rollout, deployments),
+        stable_template=_template_of(rollout, deployments, rollout.status.stable_revision),
         services=service_pins(rollout, services),
         weights=routing.weights,
         header_routes=routing.header_routes,
@@ -63,3 +65,17 @@ def build_world(
         if workload is None
         else int((workload.get("spec") or {}).get("replicas", 1)),
     )
+
+
+def _template_of(rollout: Rollout, deployments: list[Obj], revision: str | None) -> Any:
+    """A revision's pod template as the Rollout had it (the annotation the executor writes)."""
+    for dep in deployments:
+        meta = dep["metadata"]
+        if revision and (meta.get("labels") or {}).get(labels.REVISION) == revision:
+            raw = (meta.get("annotations") or {}).get(labels.TEMPLATE)
+            if raw:
+                try:
+                    return json.loads(raw)
+                except ValueError:
+                    return None
+    return None

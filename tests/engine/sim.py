@@ -125,6 +125,7 @@ class Sim:
             weights=self.weights,
             header_routes=frozenset(self.header_routes),
             mirror_routes=frozenset(self.mirror_routes),
+            stable_template=self.templates.get(self.status.stable_revision or ""),
         )
 
     def template(self) -> dict[str, Any]:

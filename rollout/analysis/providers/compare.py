@@ -95,6 +95,7 @@ class CompareProvider:
                 window=format_window(window),
                 revision=ctx.revision,
                 stable=ctx.stable_revision,
+                baseline=f"{ctx.stable_revision}-baseline",
                 namespace=ctx.namespace,
             )
             got = client.buckets(promql, ctx.now)

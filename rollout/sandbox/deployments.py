@@ -22,12 +22,12 @@ import hashlib
 import json
 import logging
 import math
-import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from .loop import ControllerLoop
 from .objects import get_path
 from .resources import ResourceType
 from .store import Store
@@ -94,38 +94,12 @@ def _knob(obj: JSON, key: str) -> str | None:
     return None
 
 
-class DeploymentSimulator:
+class DeploymentSimulator(ControllerLoop):
     def __init__(self, store: Store, rt: ResourceType, *, ready_delay: float, tick: float) -> None:
-        self._store = store
+        super().__init__(store, name="sandbox-deployments", tick=tick, watched=[rt.storage_key])
         self._rt = rt
         self._ready_delay = ready_delay
-        self._tick = tick
         self._state: dict[str, _Replicas] = {}
-        self._wake = threading.Event()
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="sandbox-deployments", daemon=True)
-        store.add_listener(self._on_change)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stopped.set()
-        self._wake.set()
-        self._thread.join(timeout=5)
-
-    def _on_change(self, key: str, _type: str, _obj: JSON) -> None:
-        if key == self._rt.storage_key:
-            self._wake.set()
-
-    def _run(self) -> None:
-        while not self._stopped.is_set():
-            self._wake.wait(self._tick)
-            self._wake.clear()
-            try:
-                self.reconcile_all()
-            except Exception:  # keep simulating even if one pass hits a bug
-                _log.exception("sandbox deployment simulator pass failed")
 
     def reconcile_all(self) -> None:
         snapshot = self._store.objects_of(self._rt.storage_key)

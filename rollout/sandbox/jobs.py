@@ -29,7 +29,6 @@ import contextlib
 import copy
 import logging
 import re
-import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,6 +37,7 @@ from typing import Any
 from . import lifecycle
 from .errors import ApiError
 from .lifecycle import DeleteOptions
+from .loop import ControllerLoop
 from .resources import ResourceType
 from .store import Store
 
@@ -105,7 +105,7 @@ class _JobRun:
     finished_mono: float | None = None
 
 
-class JobSimulator:
+class JobSimulator(ControllerLoop):
     def __init__(
         self,
         store: Store,
@@ -115,37 +115,13 @@ class JobSimulator:
         job_duration: float,
         tick: float,
     ) -> None:
-        self._store = store
+        super().__init__(
+            store, name="sandbox-jobs", tick=tick, watched=[jobs.storage_key, pods.storage_key]
+        )
         self._jobs = jobs
         self._pods = pods
         self._duration = job_duration
-        self._tick = tick
         self._state: dict[str, _JobRun] = {}
-        self._wake = threading.Event()
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="sandbox-jobs", daemon=True)
-        store.add_listener(self._on_change)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stopped.set()
-        self._wake.set()
-        self._thread.join(timeout=5)
-
-    def _on_change(self, key: str, _type: str, _obj: JSON) -> None:
-        if key in (self._jobs.storage_key, self._pods.storage_key):
-            self._wake.set()
-
-    def _run(self) -> None:
-        while not self._stopped.is_set():
-            self._wake.wait(self._tick)
-            self._wake.clear()
-            try:
-                self.reconcile_all()
-            except Exception:  # keep simulating even if one pass hits a bug
-                _log.exception("sandbox job simulator pass failed")
 
     def reconcile_all(self) -> None:
         live = set()

@@ -28,10 +28,9 @@ from typing import ClassVar
 from pydantic import BaseModel
 
 from rollout.analysis.provider import MeasureContext, Observation, Outcome
-from rollout.analysis.providers.prometheus import PrometheusClient, PrometheusConnection
+from rollout.analysis.providers.prometheus import PrometheusProvider
 from rollout.analysis.slo import format_window
 from rollout.analysis.stats import exact_conditional_p, mann_whitney_buckets, two_proportion_z
-from rollout.errors import RolloutError
 from rollout.models.analysis import CompareMetric
 from rollout.models.analysis_status import Measurement
 
@@ -62,31 +61,15 @@ class CompareProvider:
     config_model: ClassVar[type[BaseModel]] = CompareMetric
 
     def __init__(self, kube: object) -> None:
-        del kube
-        self._clients: dict[PrometheusConnection, PrometheusClient] = {}
+        self._prometheus = PrometheusProvider(kube)  # its connection handling and client cache
 
     def measure(
         self, config: BaseModel, ctx: MeasureContext, running: Measurement | None
     ) -> Observation:
         assert isinstance(config, CompareMetric)
-        address = config.address or ctx.default_prometheus
-        if not address:
-            return Observation(Outcome.ERROR, message="no Prometheus address for compare")
-        try:
-            connection = PrometheusConnection.resolve(
-                address,
-                secret=ctx.secret,
-                timeout=config.timeout,
-                bearer_token=config.bearer_token,
-                basic_auth=config.basic_auth,
-                tls=config.tls,
-                headers=config.headers,
-            )
-        except RolloutError as err:
-            return Observation(Outcome.ERROR, message=str(err))
-        client = self._clients.get(connection)
-        if client is None:
-            client = self._clients[connection] = PrometheusClient(connection)
+        client = self._prometheus.client_for(config, ctx)
+        if isinstance(client, Observation):
+            return client
         started = ctx.run_started or ctx.now
         window = max(MIN_WINDOW, math.ceil((ctx.now - started).total_seconds()))
         sides = []
@@ -108,9 +91,7 @@ class CompareProvider:
         """Nothing runs between measurements."""
 
     def close(self) -> None:
-        for client in self._clients.values():
-            client.close()
-        self._clients.clear()
+        self._prometheus.close()
 
 
 def judge_latency(

@@ -29,7 +29,14 @@ from pydantic import BaseModel
 
 from rollout.analysis.provider import MeasureContext, Observation, Outcome
 from rollout.errors import RolloutError
-from rollout.models.analysis import BasicAuth, Header, PrometheusMetric, SecretKeyRef, TLSOptions
+from rollout.models.analysis import (
+    BasicAuth,
+    CompareMetric,
+    Header,
+    PrometheusMetric,
+    SecretKeyRef,
+    TLSOptions,
+)
 from rollout.models.analysis_status import Measurement
 
 DEFAULT_TIMEOUT = 10.0
@@ -430,15 +437,6 @@ class PrometheusProvider:
     ) -> Observation:
         if not isinstance(config, PrometheusMetric):
             raise TypeError(f"expected PrometheusMetric, got {type(config).__name__}")
-        address = config.address or ctx.default_prometheus
-        if not address:
-            return Observation(
-                Outcome.ERROR,
-                message=(
-                    "no Prometheus address: set prometheus.address in the metric or "
-                    "spec.analysis.prometheus.address in the Rollout"
-                ),
-            )
         if config.query is not None:
             promql = config.query
         else:
@@ -453,8 +451,27 @@ class PrometheusProvider:
                     ),
                 )
             promql = builtin
+        client = self.client_for(config, ctx)
+        if isinstance(client, Observation):
+            return client
+        return client.query(promql, ctx.now)
+
+    def client_for(
+        self, config: PrometheusMetric | CompareMetric, ctx: MeasureContext
+    ) -> PrometheusClient | Observation:
+        """The (cached) client for a metric's connection settings, or an ERROR saying why
+        there is none (no address, a Secret missing)."""
+        address = config.address or ctx.default_prometheus
+        if not address:
+            return Observation(
+                Outcome.ERROR,
+                message=(
+                    "no Prometheus address: set the address in the metric or "
+                    "spec.analysis.prometheus.address in the Rollout"
+                ),
+            )
         try:
-            client = self._client(
+            return self._client(
                 PrometheusConnection.resolve(
                     address,
                     secret=ctx.secret,
@@ -467,7 +484,6 @@ class PrometheusProvider:
             )
         except RolloutError as exc:
             return Observation(Outcome.ERROR, message=str(exc))
-        return client.query(promql, ctx.now)
 
     def terminate(self, config: BaseModel, ctx: MeasureContext, running: Measurement) -> None:
         """An instant query is never left running."""

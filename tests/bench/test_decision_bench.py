@@ -8,15 +8,16 @@ from pathlib import Path
 import pytest
 
 from tests.bench import decision_bench as bench
+from tests.bench import decision_sim as sim
 
 
-def scenario(name: str) -> bench.Scenario:
-    return next(s for s in bench.SCENARIOS if s.name == name)
+def scenario(name: str) -> sim.Scenario:
+    return next(s for s in sim.SCENARIOS if s.name == name)
 
 
-def outcomes(policy: str, name: str, runs: int) -> list[bench.Outcome]:
-    run = bench.POLICIES[policy]
-    return [run(bench.World(scenario(name), (1, 0, r))) for r in range(runs)]
+def outcomes(policy: str, name: str, runs: int) -> list[sim.Outcome]:
+    run = sim.POLICIES[policy]
+    return [run(sim.World(scenario(name), (1, 0, r))) for r in range(runs)]
 
 
 def test_ours_detects_five_points_of_errors_fast_and_passes_a_healthy_canary() -> None:
@@ -48,9 +49,9 @@ def test_argo_style_aborts_on_the_fourth_failure_and_on_the_fifth_consecutive_er
     bad = outcomes("argo", "errors +5pp", 5)
     assert {(o.decision, o.seconds) for o in bad} == {("rollback", 240.0)}  # failureLimit 3
 
-    world = bench.World(scenario("telemetry gaps"), (1, 0, 0))
+    world = sim.World(scenario("telemetry gaps"), (1, 0, 0))
     world.outages = [(100.0, 200.0)]  # one 100 s outage: queries at 120, 130, ..., 160 fail
-    outcome = bench.run_argo(world)
+    outcome = sim.run_argo(world)
     assert (outcome.decision, outcome.seconds) == ("rollback", 160.0)
 
 

@@ -70,7 +70,9 @@ def summarize(inputs: Inputs, draft: Draft, message: str, *, waiting: bool) -> N
         ConditionType.PAUSED,
         "True" if status.pause_conditions else "False",
         status.pause_conditions[0].reason if status.pause_conditions else "NotPaused",
-        "",
+        # Why, with the figures (a closed release gate's budget and burn, an inconclusive
+        # analysis' values), so `kubectl describe` alone tells it.
+        message if status.pause_conditions else "",
     )
     _set(
         draft, ConditionType.HEALTHY, "True" if phase == Phase.HEALTHY else "False", phase.value, ""

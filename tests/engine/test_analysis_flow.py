@@ -270,6 +270,8 @@ def test_a_closed_release_gate_deploys_nothing_and_opens_by_itself() -> None:
     assert sim.status.phase == Phase.PAUSED
     assert [c.reason for c in sim.status.pause_conditions] == [PauseReason.ERROR_BUDGET]
     assert "error budget remaining 4.0% < 10%" in sim.status.message
+    paused = next(c for c in sim.status.conditions if c.type == "Paused")
+    assert paused.reason == "ErrorBudgetExhausted" and "4.0% < 10%" in paused.message
     assert sim.revisions.get(v2) is None or sim.revisions[v2].replicas == 0
     gate = sim.status.analysis_runs[0]
     assert gate.metrics[0].count >= 2  # checked again every interval (60s)

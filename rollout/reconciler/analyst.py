@@ -12,6 +12,8 @@ from __future__ import annotations
 import base64
 import logging
 import re
+import threading
+import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from string import Template
@@ -37,7 +39,8 @@ from rollout.engine.analysis import AnalysisInputs
 from rollout.engine.draft import Termination
 from rollout.errors import ConfigError, KubeError, NotFoundError
 from rollout.kube import Kube
-from rollout.kube.kinds import ANALYSIS_TEMPLATES, CLUSTER_ANALYSIS_TEMPLATES, SECRETS
+from rollout.kube.client import Obj
+from rollout.kube.kinds import ANALYSIS_TEMPLATES, CLUSTER_ANALYSIS_TEMPLATES, SECRETS, Kind
 from rollout.models import Rollout
 from rollout.models.analysis import ARG_REFERENCE, Metric
 from rollout.models.analysis_status import Measurement, MeasurementPhase, MetricResult
@@ -45,6 +48,11 @@ from rollout.models.resource import AnalysisTemplate
 from rollout.models.spec import AnalysisArg, AnalysisStep
 
 log = logging.getLogger(__name__)
+
+MIN_SCRUBBED = 4
+"""Secret values shorter than this are not scrubbed from texts (it would mangle them)."""
+TEMPLATE_TTL = 10.0
+"""Seconds an AnalysisTemplate read is reused before it is read again."""
 
 GateMeasurer = Callable[[Rollout, str, MeasureContext, Measurement | None], Observation]
 """(rollout, slo name, context, previous measurement) -> observation, for the SLO gates."""
@@ -56,10 +64,18 @@ class Analyst:
         kube: Kube,
         *,
         gates: Mapping[str, GateMeasurer] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._kube = kube
         self._providers: dict[str, MetricProvider] = {}
         self._gates = dict(gates or {})
+        self._clock = clock
+        # Templates change rarely and are read on every reconcile of an update: kept briefly.
+        self._templates: dict[tuple[str, str | None, str], tuple[float, Obj]] = {}
+        self._lock = threading.Lock()
+        # Every Secret value read: a value substituted into a query or header through an arg
+        # can come back in a provider's error text, so every recorded text is scrubbed of them.
+        self._hidden: set[str] = set()
 
     # -- resolving ---------------------------------------------------------------------------
     def resolve(self, rollout: Rollout) -> AnalysisInputs:
@@ -95,8 +111,8 @@ class Analyst:
             kind = CLUSTER_ANALYSIS_TEMPLATES if ref.cluster_scope else ANALYSIS_TEMPLATES
             where = f"{kind.kind} {ref.template_name}"
             try:
-                raw = self._kube.get(
-                    kind, ref.template_name, namespace=None if ref.cluster_scope else namespace
+                raw = self._template(
+                    kind, ref.template_name, None if ref.cluster_scope else namespace
                 )
             except NotFoundError:
                 raise ConfigError(f"{where} not found") from None
@@ -116,6 +132,19 @@ class Analyst:
         if repeated:
             raise ConfigError(f"metric names repeat across the templates: {', '.join(repeated)}")
         return tuple(found)
+
+    def _template(self, kind: Kind, name: str, namespace: str | None) -> Obj:
+        """A template, read at most once per TEMPLATE_TTL seconds (an edit applies within it)."""
+        key = (kind.plural, namespace, name)
+        now = self._clock()
+        with self._lock:
+            cached = self._templates.get(key)
+        if cached is not None and now - cached[0] < TEMPLATE_TTL:
+            return cached[1]
+        raw = self._kube.get(kind, name, namespace=namespace)
+        with self._lock:
+            self._templates[key] = (now, raw)
+        return raw
 
     def _args(
         self,
@@ -154,12 +183,17 @@ class Analyst:
         except KubeError as err:
             raise ConfigError(f"Secret {namespace}/{name} could not be read: {err}") from None
         data = raw.get("data") or {}
-        if key in data:
-            return base64.b64decode(data[key]).decode()
         string_data = raw.get("stringData") or {}
-        if key in string_data:
-            return str(string_data[key])
-        raise ConfigError(f"Secret {namespace}/{name} has no key {key}")
+        if key in data:
+            value = base64.b64decode(data[key]).decode()
+        elif key in string_data:
+            value = str(string_data[key])
+        else:
+            raise ConfigError(f"Secret {namespace}/{name} has no key {key}")
+        if len(value) >= MIN_SCRUBBED:
+            with self._lock:
+                self._hidden.add(value)
+        return value
 
     # -- measuring ---------------------------------------------------------------------------
     def measure(
@@ -244,12 +278,19 @@ class Analyst:
         finished = None if phase is MeasurementPhase.RUNNING else now
         return Measurement(
             phase=phase,
-            value=observation.display,
-            message=why[:500],
+            value=None if observation.display is None else self._scrub(observation.display),
+            message=self._scrub(why)[:500],
             started_at=started,
             finished_at=finished,
-            metadata=dict(observation.metadata),
+            metadata={k: self._scrub(v) for k, v in observation.metadata.items()},
         )
+
+    def _scrub(self, text: str) -> str:
+        with self._lock:
+            hidden = sorted(self._hidden, key=len, reverse=True)
+        for value in hidden:
+            text = text.replace(value, "***")
+        return text
 
     def _observe(
         self, rollout: Rollout, metric: Metric, ctx: MeasureContext, running: Measurement | None

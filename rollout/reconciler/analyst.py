@@ -13,7 +13,6 @@ import base64
 import logging
 import re
 import threading
-import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from string import Template
@@ -51,9 +50,6 @@ log = logging.getLogger(__name__)
 
 MIN_SCRUBBED = 4
 """Secret values shorter than this are not scrubbed from texts (it would mangle them)."""
-TEMPLATE_TTL = 10.0
-"""Seconds an AnalysisTemplate read is reused before it is read again."""
-
 GateMeasurer = Callable[[Rollout, str, MeasureContext, Measurement | None], Observation]
 """(rollout, slo name, context, previous measurement) -> observation, for the SLO gates."""
 
@@ -64,14 +60,10 @@ class Analyst:
         kube: Kube,
         *,
         gates: Mapping[str, GateMeasurer] | None = None,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._kube = kube
         self._providers: dict[str, MetricProvider] = {}
         self._gates = dict(gates or {})
-        self._clock = clock
-        # Templates change rarely and are read on every reconcile of an update: kept briefly.
-        self._templates: dict[tuple[str, str | None, str], tuple[float, Obj]] = {}
         self._lock = threading.Lock()
         # Every Secret value read: a value substituted into a query or header through an arg
         # can come back in a provider's error text, so every recorded text is scrubbed of them.
@@ -134,17 +126,9 @@ class Analyst:
         return tuple(found)
 
     def _template(self, kind: Kind, name: str, namespace: str | None) -> Obj:
-        """A template, read at most once per TEMPLATE_TTL seconds (an edit applies within it)."""
-        key = (kind.plural, namespace, name)
-        now = self._clock()
-        with self._lock:
-            cached = self._templates.get(key)
-        if cached is not None and now - cached[0] < TEMPLATE_TTL:
-            return cached[1]
-        raw = self._kube.get(kind, name, namespace=namespace)
-        with self._lock:
-            self._templates[key] = (now, raw)
-        return raw
+        """Read on every reconcile of an update, uncached: an edited template must apply to
+        the very next decision (a release started right after a fix must see the fix)."""
+        return self._kube.get(kind, name, namespace=namespace)
 
     def _args(
         self,

@@ -3,7 +3,6 @@ that serves v1/v2 with configurable error rates and follows the weights the cont
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -171,4 +170,3 @@ def test_the_slo_gates_open_the_release_and_roll_back_a_canary_that_burns_budget
     assert status["abortMessage"].startswith("step gate:")
     history = [h["reason"] for h in status["history"]]
     assert "ReleaseGateOpen" in history and "RolloutAborted" in history
-    time.sleep(0.1)

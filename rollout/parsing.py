@@ -324,6 +324,14 @@ def parse_rollout(obj: object, *, file: str = "", document: int = 0) -> Rollout:
     raise SpecError([SpecProblem(p, r, file=file, document=document) for p, r in found])
 
 
+def first_problem(err: ValidationError) -> str:
+    """`field.path: reason` of a validation error's first problem, for one-line messages (a
+    template read at run time, a provider's configuration)."""
+    first = err.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    return f"{where}: {first['msg']}" if where else str(first["msg"])
+
+
 TEMPLATE_KINDS = ("AnalysisTemplate", "ClusterAnalysisTemplate")
 
 

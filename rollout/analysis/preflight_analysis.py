@@ -33,6 +33,7 @@ from rollout.models.analysis import (
 )
 from rollout.models.resource import AnalysisTemplate, Rollout
 from rollout.models.spec import AnalysisArg, AnalysisStep
+from rollout.parsing import first_problem
 
 HttpCheck = Callable[[str], str | None]
 PROBE_TIMEOUT = 5.0
@@ -127,7 +128,7 @@ def resolve_templates(
             try:
                 template = AnalysisTemplate.model_validate(raw)
             except ValidationError as err:
-                checks.append(Check(label, False, f"{what} is invalid: {_first_error(err)}"))
+                checks.append(Check(label, False, f"{what} is invalid: {first_problem(err)}"))
                 continue
         missing = _missing_args(template, uses)
         if missing:
@@ -147,12 +148,6 @@ def _given(
         if template.kind == kind and meta.name == name and same_namespace:
             return template
     return None
-
-
-def _first_error(err: ValidationError) -> str:
-    first = err.errors()[0]
-    where = ".".join(str(p) for p in first["loc"])
-    return f"{where}: {first['msg']}" if where else str(first["msg"])
 
 
 def _missing_args(template: AnalysisTemplate, uses: Sequence[TemplateUse]) -> str:

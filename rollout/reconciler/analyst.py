@@ -45,6 +45,7 @@ from rollout.models.analysis import ARG_REFERENCE, Metric
 from rollout.models.analysis_status import Measurement, MeasurementPhase, MetricResult
 from rollout.models.resource import AnalysisTemplate
 from rollout.models.spec import AnalysisArg, AnalysisStep
+from rollout.parsing import first_problem
 
 log = logging.getLogger(__name__)
 
@@ -113,9 +114,7 @@ class Analyst:
             try:
                 template = AnalysisTemplate.model_validate(raw)
             except ValidationError as err:
-                first = err.errors()[0]
-                path = ".".join(str(p) for p in first["loc"])
-                raise ConfigError(f"{where} is invalid: {path}: {first['msg']}") from None
+                raise ConfigError(f"{where} is invalid: {first_problem(err)}") from None
             values = self._args(rollout, template, analysis.args, where)
             for metric in template.spec.metrics:
                 found.append(_substitute(metric, values, where))
@@ -290,9 +289,7 @@ class Analyst:
         try:
             model: BaseModel = provider.config_model.model_validate(config)
         except ValidationError as err:
-            first = err.errors()[0]
-            path = ".".join(str(p) for p in first["loc"])
-            return Observation(Outcome.ERROR, message=f"{kind}: {path}: {first['msg']}")
+            return Observation(Outcome.ERROR, message=f"{kind}: {first_problem(err)}")
         return provider.measure(model, ctx, running)
 
     def _provider(self, kind: str) -> MetricProvider:

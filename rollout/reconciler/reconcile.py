@@ -170,8 +170,8 @@ class RolloutReconciler:
             workload=self._workload(rollout),
         )
         resolved = AnalysisInputs()
-        updating = revision_hash(template) != status.stable_revision
-        if updating or status.current_revision != status.stable_revision:
+        revision = revision_hash(template)
+        if revision != status.stable_revision or status.current_revision != status.stable_revision:
             # Templates and Secrets are read only while an update is (or is about to be) under
             # way: the very decision that sees a new template needs the release gate's metrics.
             resolved = self._analyst.resolve(rollout)
@@ -189,7 +189,7 @@ class RolloutReconciler:
                 now=now,
                 traffic_routing=router.exact_weights,
                 analysis=measured,
-                preflight=self._preflight(rollout, template),
+                preflight=self._preflight(rollout, template, revision),
             )
         )
         refresh_at = self._persist(raw, status, decision, now)
@@ -198,13 +198,14 @@ class RolloutReconciler:
         times = [t for t in (decision.requeue_at, refresh_at) if t is not None]
         return min(times, default=None)
 
-    def _preflight(self, rollout: Rollout, template: dict[str, Any]) -> tuple[str, ...] | None:
+    def _preflight(
+        self, rollout: Rollout, template: dict[str, Any], revision: str
+    ) -> tuple[str, ...] | None:
         """Failing preflight checks, made only while a new revision has not started (they read
         several objects; once the update is under way they would only cost requests)."""
         status = rollout.status
         if not rollout.spec.preflight.enabled or status.stable_revision is None:
             return None
-        revision = revision_hash(template)
         if revision == status.stable_revision:
             return None
         started = status.update_started_at is not None or (status.current_step_index or 0) > 0

@@ -232,6 +232,13 @@ def _shape_problem(chunk: str) -> tuple[str, int] | None:
             if values > MAX_VALUES:
                 reason = f"more than {MAX_VALUES:,} values once aliases are expanded"
                 return reason, _mark_line(event)
+    except yaml.MarkedYAMLError as err:
+        # PyYAML >= 6.0.3 refuses very deep flow collections in its scanner, which reads ahead
+        # of the events above: the same problem, so the same words whichever PyYAML is there.
+        if "nesting depth" not in (err.problem or ""):
+            raise
+        mark = err.problem_mark
+        return f"nested more than {MAX_DEPTH} levels deep", mark.line if mark else 0
     finally:
         loader.dispose()
     return None

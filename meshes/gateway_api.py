@@ -59,14 +59,13 @@ class GatewayAPIRouter:
 
 def target(rollout: Rollout) -> RouteTarget:
     """The route rule this Rollout's spec names."""
-    canary = rollout.spec.strategy.canary
-    routing = canary.traffic_routing if canary else None
+    strategy = rollout.spec.strategy
+    routing = strategy.traffic_routing
     spec = routing.gateway_api if routing else None
-    if canary is None or routing is None or spec is None:
-        raise RouterError(
-            "the gatewayAPI router needs spec.strategy.canary.trafficRouting.gatewayAPI"
-        )
-    if not canary.stable_service or not canary.canary_service:
+    stable, canary = strategy.stable_service, strategy.canary_service
+    if routing is None or spec is None:
+        raise RouterError(f"the gatewayAPI router needs {strategy.field}.trafficRouting.gatewayAPI")
+    if not stable or not canary:
         raise RouterError(
             "the gatewayAPI router needs stableService and canaryService",
             hint="name the two Services the route's backendRefs point at",
@@ -77,8 +76,8 @@ def target(rollout: Rollout) -> RouteTarget:
         name=spec.http_route or spec.grpc_route or "",
         namespace=rollout.metadata.namespace or "default",
         rule=spec.rule,
-        stable_service=canary.stable_service,
-        canary_service=canary.canary_service,
+        stable_service=stable,
+        canary_service=canary,
         managed_routes=tuple(r.name for r in routing.managed_routes),
         http=http,
         named_rules=True,

@@ -282,8 +282,7 @@ class IstioRouter:
     # -- plumbing --------------------------------------------------------------------------
     @staticmethod
     def _config(rollout: Rollout) -> tuple[IstioRouting, str, list[str]]:
-        canary = rollout.spec.strategy.canary
-        routing = canary.traffic_routing if canary else None
+        routing = rollout.spec.strategy.traffic_routing
         if routing is None or routing.istio is None:
             raise RouterError(f"Rollout {rollout.key} has no trafficRouting.istio")
         managed = [r.name for r in routing.managed_routes]
@@ -308,9 +307,10 @@ class IstioRouter:
                         "with a destinationRule"
                     )
         if rule is None:
-            canary = rollout.spec.strategy.canary
-            assert canary is not None  # _config checked
-            sides = _Sides(ns, stable_host=canary.stable_service, canary_host=canary.canary_service)
+            strategy = rollout.spec.strategy
+            sides = _Sides(
+                ns, stable_host=strategy.stable_service, canary_host=strategy.canary_service
+            )
             return sides, None
         if finalizing:  # the DestinationRule is not written; its host is not needed either
             return _Sides(

@@ -151,10 +151,10 @@ class LinkerdRouter:
 
 
 def _spec(rollout: Rollout) -> LinkerdRouting:
-    canary = rollout.spec.strategy.canary
-    routing = canary.traffic_routing if canary else None
+    strategy = rollout.spec.strategy
+    routing = strategy.traffic_routing
     if routing is None or routing.linkerd is None:
-        raise RouterError("the linkerd router needs spec.strategy.canary.trafficRouting.linkerd")
+        raise RouterError(f"the linkerd router needs {strategy.field}.trafficRouting.linkerd")
     return routing.linkerd
 
 
@@ -163,13 +163,13 @@ def _namespace(rollout: Rollout) -> str:
 
 
 def _services(rollout: Rollout) -> tuple[str, str]:
-    canary = rollout.spec.strategy.canary
-    if canary is None or not canary.stable_service or not canary.canary_service:
+    stable, canary = rollout.spec.strategy.stable_service, rollout.spec.strategy.canary_service
+    if not stable or not canary:
         raise RouterError(
             "the linkerd router needs stableService and canaryService",
             hint="name the two Services that traffic is split between",
         )
-    return canary.stable_service, canary.canary_service
+    return stable, canary
 
 
 def _route(rollout: Rollout) -> RouteTarget:
@@ -177,7 +177,7 @@ def _route(rollout: Rollout) -> RouteTarget:
     assert spec is not None  # validated: exactly one of httpRoute and trafficSplit
     stable, canary = _services(rollout)
     gateway = spec.group == "gateway.networking.k8s.io"
-    routing = rollout.spec.strategy.canary.traffic_routing if rollout.spec.strategy.canary else None
+    routing = rollout.spec.strategy.traffic_routing
     return RouteTarget(
         kind=GATEWAY_HTTP_ROUTES if gateway else LINKERD_HTTP_ROUTES,
         name=spec.name,

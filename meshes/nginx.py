@@ -252,18 +252,19 @@ class NginxRouter:
 
 
 def _setup(rollout: Rollout) -> _Setup:
-    canary = rollout.spec.strategy.canary
-    routing = canary.traffic_routing if canary is not None else None
-    if canary is None or routing is None or routing.nginx is None:
+    strategy = rollout.spec.strategy
+    routing = strategy.traffic_routing
+    if routing is None or routing.nginx is None:
         raise RouterError(f"Rollout {rollout.key} has no trafficRouting.nginx")
-    if not (canary.stable_service and canary.canary_service):
+    stable, canary = strategy.stable_service, strategy.canary_service
+    if not (stable and canary):
         raise RouterError("nginx: trafficRouting needs stableService and canaryService")
     nginx = routing.nginx
     return _Setup(
         namespace=rollout.metadata.namespace or "default",
         nginx=nginx,
-        stable_service=canary.stable_service,
-        canary_service=canary.canary_service,
+        stable_service=stable,
+        canary_service=canary,
         canary_name=f"{rollout.metadata.name}-{nginx.stable_ingress}-canary",
     )
 

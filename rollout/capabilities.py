@@ -14,17 +14,17 @@ STEPS = "spec.strategy.canary.steps"
 
 def router_problems(rollout: Rollout) -> list[tuple[str, str]]:
     """(field path, reason) for each step its router cannot carry out."""
-    canary = rollout.spec.strategy.canary
-    if canary is None or canary.traffic_routing is None:
+    strategy = rollout.spec.strategy
+    if strategy.traffic_routing is None:
         return []
-    name = canary.traffic_routing.router_name
+    name = strategy.traffic_routing.router_name
     try:
         router = registry.load("routers", name)
     except RegistryError as err:
-        return [(f"spec.strategy.canary.trafficRouting.{name}", err.message)]
+        return [(f"{strategy.field}.trafficRouting.{name}", err.message)]
     have: frozenset[str] = router.capabilities
     problems = []
-    for i, step in enumerate(canary.steps):
+    for i, step in enumerate(strategy.steps):
         for needed, present in (
             (HEADER_ROUTE, step.set_header_route),
             (MIRROR_ROUTE, step.set_mirror_route),

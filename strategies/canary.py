@@ -14,12 +14,11 @@ from datetime import datetime, timedelta
 
 from rollout.analysis.gates import step_run
 from rollout.engine import gating
-from rollout.engine.analysis import advance, end, summary
 from rollout.engine.draft import Draft
 from rollout.engine.replicas import canary_replicas_for_weight
 from rollout.engine.world import Inputs, baseline_of
 from rollout.models import CanaryStep
-from rollout.models.analysis_status import AnalysisPhase, RunKind
+from rollout.models.analysis_status import RunKind
 from rollout.models.status import PauseReason
 from rollout.models.traffic import SetHeaderRoute, SetMirrorRoute
 
@@ -42,6 +41,11 @@ class StepPlan:
     """The step's analysis says roll back: why."""
     baseline_target: int = 0
     """Pods of the baseline (fresh stable pods beside the canary), when spec asks for one."""
+    active: str | None = None
+    """The revision the stable (active) Service serves, when it is not the stable revision
+    (blue-green between the switch and the end of post-promotion analysis)."""
+    preview: str | None = None
+    """The revision the canary (preview) Service serves; None: the stable revision."""
 
 
 def _describe(step: CanaryStep) -> str:
@@ -73,6 +77,8 @@ class CanaryStrategy:
         status = draft.status
         index = status.current_step_index or 0
 
+        if status.fast_rollback:
+            index = len(steps)  # within the rollback window: straight to full size
         if status.promote_full:
             status.promote_full = False
             if index < len(steps):
@@ -265,32 +271,18 @@ class CanaryStrategy:
         label: str,
         waiting: Callable[..., StepPlan],
     ) -> tuple[bool, StepPlan]:
-        """An analysis step: Successful moves on, Failed / Error roll back, Inconclusive pauses
-        (a person promotes or aborts; inconclusiveTimeout rolls back). Promote skips it."""
-        status, name = draft.status, step_run(index)
-        revision = status.current_revision
-        if status.promote_step == index:
-            run, stops = end(inputs.analysis, draft, name, reason="skipped by promote")
-            draft.terminations.extend(stops)
-            draft.unpause(PauseReason.INCONCLUSIVE_ANALYSIS)
-            return True, waiting("", pods=False)
-        run = advance(inputs.analysis, draft, name, RunKind.STEP, step=index)
-        if run.phase is AnalysisPhase.SUCCESSFUL:
-            draft.record(
-                "AnalysisSuccessful", f"{label}: {summary(run)}", revision=revision, step=index
-            )
-            return True, waiting("", pods=False)
-        if run.phase in (AnalysisPhase.FAILED, AnalysisPhase.ERROR):
-            _, stops = end(inputs.analysis, draft, name)
-            draft.terminations.extend(stops)
-            plan: StepPlan = waiting(f"{label}: {summary(run)}", pods=False)
-            return False, replace(plan, abort=f"{label}: {summary(run)}")
-        if run.phase is AnalysisPhase.INCONCLUSIVE:
-            gate = gating.inconclusive(inputs, draft, f"{label}: {summary(run)}")
-            if gate.abort is not None:
-                return False, replace(waiting(gate.abort, pods=False), abort=gate.abort)
-            return False, waiting(gate.hold or "", pods=False, at=gate.requeue_at)
-        return False, waiting(f"{label}: {summary(run)}", pods=False)
+        """An analysis step blocks the step (see gating.blocking). Promote skips it."""
+        verdict = gating.blocking(
+            inputs,
+            draft,
+            name=step_run(index),
+            kind=RunKind.STEP,
+            label=label,
+            step=index,
+            accepted=draft.status.promote_step == index,
+        )
+        plan: StepPlan = waiting(verdict.message, pods=False, at=verdict.requeue_at)
+        return verdict.done, replace(plan, abort=verdict.abort)
 
     @staticmethod
     def _weight_at(steps: list[CanaryStep], index: int) -> int:

@@ -9,11 +9,14 @@ metrics name internal providers the runner knows: RELEASE_GATE_PROVIDER / STEP_G
 from __future__ import annotations
 
 from rollout.models.analysis import Metric, MetricProvider
+from rollout.models.analysis_ref import AnalysisStep
 from rollout.models.spec import RolloutSpec
 
 RELEASE_GATE_RUN = "release-gate"
 STEP_GATE_RUN = "step-gate"
 BACKGROUND_RUN = "background"
+PRE_PROMOTION_RUN = "pre-promotion"
+POST_PROMOTION_RUN = "post-promotion"
 RELEASE_GATE_PROVIDER = "slo-release-gate"
 STEP_GATE_PROVIDER = "slo-step-gate"
 NEVER = 1_000_000  # a limit that is never reached: a closed release gate waits, it never fails
@@ -21,6 +24,27 @@ NEVER = 1_000_000  # a limit that is never reached: a closed release gate waits,
 
 def step_run(index: int) -> str:
     return f"step-{index}"
+
+
+def template_runs(spec: RolloutSpec) -> list[tuple[str, str, AnalysisStep]]:
+    """(run name, where in the spec, the analysis) for every run of analysis templates the
+    spec defines, in spec order: canary steps and background, blue-green's pre/post-promotion."""
+    runs: list[tuple[str, str, AnalysisStep]] = []
+    canary, blue_green = spec.strategy.canary, spec.strategy.blue_green
+    if canary is not None:
+        for index, step in enumerate(canary.steps):
+            if step.analysis is not None:
+                runs.append((step_run(index), f"steps[{index}].analysis", step.analysis))
+        if canary.analysis is not None:
+            runs.append((BACKGROUND_RUN, "background analysis", canary.analysis))
+    if blue_green is not None:
+        for name, analysis in (
+            (PRE_PROMOTION_RUN, blue_green.pre_promotion_analysis),
+            (POST_PROMOTION_RUN, blue_green.post_promotion_analysis),
+        ):
+            if analysis is not None:
+                runs.append((name, f"{name} analysis", analysis))
+    return runs
 
 
 def release_gate_metrics(spec: RolloutSpec) -> tuple[Metric, ...]:

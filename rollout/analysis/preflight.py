@@ -81,18 +81,21 @@ def _preflight(rollout: Rollout) -> Preflight:
 
 
 def _service_refs(rollout: Rollout, namespace: str) -> list[Ref]:
-    canary = rollout.spec.strategy.canary
-    if canary is None:
-        return []
+    strategy = rollout.spec.strategy
+    stable, canary = (
+        ("activeService", "previewService")
+        if strategy.blue_green is not None
+        else ("stableService", "canaryService")
+    )
     refs = [
         Ref(SERVICES, name, namespace, field)
         for name, field in (
-            (canary.stable_service, "stableService"),
-            (canary.canary_service, "canaryService"),
+            (strategy.stable_service, stable),
+            (strategy.canary_service, canary),
         )
         if name
     ]
-    routing = canary.traffic_routing
+    routing = strategy.traffic_routing
     split = routing.linkerd.traffic_split if routing and routing.linkerd else None
     if split is not None:
         # The controller creates the TrafficSplit itself, but around an existing root Service.
@@ -105,8 +108,7 @@ def _routing_checks(kube: Kube, rollout: Rollout, namespace: str) -> list[Check]
     """The router reads its objects the way it will before its first write: whatever makes
     that fail (an object, a named route or subset missing) fails here first. The routers own
     that knowledge; nothing of it is repeated here."""
-    canary = rollout.spec.strategy.canary
-    routing = canary.traffic_routing if canary is not None else None
+    routing = rollout.spec.strategy.traffic_routing
     if routing is None:
         return []
     router = routing.router_name

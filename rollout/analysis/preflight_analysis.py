@@ -19,6 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 from pydantic import ValidationError
 
+from rollout.analysis.gates import template_runs
 from rollout.analysis.preflight_objects import Check, Ref
 from rollout.errors import KubeError, NotFoundError
 from rollout.kube import Kube
@@ -32,7 +33,6 @@ from rollout.models.analysis import (
     ValueFrom,
 )
 from rollout.models.resource import AnalysisTemplate, Rollout
-from rollout.models.spec import AnalysisArg, AnalysisStep
 from rollout.parsing import first_problem
 
 HttpCheck = Callable[[str], str | None]
@@ -63,17 +63,9 @@ class Resolved:
 
 
 def template_uses(rollout: Rollout) -> list[TemplateUse]:
-    """Every template reference, steps first then background analysis, in spec order."""
-    canary = rollout.spec.strategy.canary
-    if canary is None:
-        return []
-    steps: list[tuple[str, AnalysisStep]] = [
-        (f"steps[{i}].analysis", s.analysis) for i, s in enumerate(canary.steps) if s.analysis
-    ]
-    if canary.analysis is not None:
-        steps.append(("background analysis", canary.analysis))
+    """Every template reference, in spec order."""
     uses = []
-    for where, step in steps:
+    for _, where, step in template_runs(rollout.spec):
         args = {a.name: a.value for a in step.args if a.value is not None}
         passed = frozenset(a.name for a in step.args)
         for ref in step.templates:
@@ -83,17 +75,9 @@ def template_uses(rollout: Rollout) -> list[TemplateUse]:
 
 def arg_secret_refs(rollout: Rollout, namespace: str) -> list[Ref]:
     """Secrets the Rollout's own analysis args read (`valueFrom.secretKeyRef`)."""
-    canary = rollout.spec.strategy.canary
-    if canary is None:
-        return []
-    steps: list[tuple[str, list[AnalysisArg]]] = [
-        (f"steps[{i}].analysis", s.analysis.args) for i, s in enumerate(canary.steps) if s.analysis
-    ]
-    if canary.analysis is not None:
-        steps.append(("background analysis", canary.analysis.args))
     refs = []
-    for where, args in steps:
-        for arg in args:
+    for _, where, step in template_runs(rollout.spec):
+        for arg in step.args:
             ref = arg.value_from.secret_key_ref if arg.value_from else None
             if ref is not None:
                 refs.append(_secret(ref, namespace, f"{where} arg '{arg.name}'"))

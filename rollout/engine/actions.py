@@ -22,6 +22,9 @@ class CreateRevision:
     number: int
     replicas: int
     template: dict[str, Any]
+    avoid: str | None = None
+    """The stable revision, whose nodes the new pods avoid when the strategy asks for
+    anti-affinity (blue-green's antiAffinity); the template itself stays as written."""
 
 
 @dataclass(frozen=True)

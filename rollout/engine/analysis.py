@@ -36,6 +36,12 @@ class AnalysisInputs:
     """(run, metric) -> the measurement taken for this decision."""
 
 
+TEMPLATE_RUNS = frozenset(
+    {RunKind.STEP, RunKind.BACKGROUND, RunKind.PRE_PROMOTION, RunKind.POST_PROMOTION}
+)
+"""Runs of the user's analysis templates (the SLO gates' runs have figures of their own)."""
+
+
 def find(draft: Draft, name: str) -> AnalysisRun | None:
     return next((r for r in draft.status.analysis_runs if r.name == name), None)
 
@@ -84,7 +90,7 @@ def advance(
     run.metrics = [results[m.name] for m in metrics]
     run.phase, run.message = run_phase(metrics, run)
     # Scored like a Keptn quality gate: template runs only (the SLO gates have their figures).
-    run.score = quality(metrics, run) if kind in (RunKind.STEP, RunKind.BACKGROUND) else None
+    run.score = quality(metrics, run) if kind in TEMPLATE_RUNS else None
     if run.phase.done:
         run.finished_at = draft.now
     _store(draft, run)

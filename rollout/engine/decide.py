@@ -37,11 +37,14 @@ from rollout.engine.replicas import plan_scaling
 from rollout.engine.summary import summarize
 from rollout.engine.world import BASELINE_SUFFIX, Inputs, baseline_of
 from rollout.models import ScaleDownDeadline
+from rollout.models.status import BlueGreenStatus
 from rollout.models.time import parse_time
 from rollout.models.traffic import SetHeaderRoute, SetMirrorRoute
+from strategies.bluegreen import BlueGreenStrategy
 from strategies.canary import CanaryStrategy, StepPlan
 
 _CANARY = CanaryStrategy()
+_BLUE_GREEN = BlueGreenStrategy()
 
 
 @dataclass(frozen=True)
@@ -52,12 +55,15 @@ class _Plan:
     message: str
     requeue_at: datetime | None = None
     route: SetHeaderRoute | SetMirrorRoute | None = None
+    active: str | None = None
+    """The revision the stable / active Service serves (None: the stable revision)."""
+    preview: str | None = None
+    """The revision the canary / preview Service serves (None: the stable revision)."""
 
 
 def decide(inputs: Inputs) -> Decision:
     spec, world, now = inputs.spec, inputs.world, inputs.now
-    canary_spec = spec.strategy.canary
-    assert canary_spec is not None, "parsing guarantees a strategy"
+    strategy = spec.strategy
     draft = Draft(inputs.status.model_copy(deep=True), now)
     status = draft.status
     status.observed_generation = inputs.generation
@@ -72,7 +78,7 @@ def decide(inputs: Inputs) -> Decision:
 
     stable, current = status.stable_revision, status.current_revision
     assert stable is not None and current is not None
-    surge, unavailable = canary_spec.surge_and_unavailable(spec.replicas)
+    surge, unavailable = strategy.surge_and_unavailable(spec.replicas)
     actions: list[Action] = []
 
     # Numbers: the current revision always carries the newest number (an undo renumbers).
@@ -81,9 +87,11 @@ def decide(inputs: Inputs) -> Decision:
     if current in numbers and numbers[current] < newest:
         actions.append(RenumberRevision(current, newest + 1))
 
-    # 1. Selectors first: the stable Service always points at the stable revision.
-    if canary_spec.stable_service:
-        actions += _pin(inputs, canary_spec.stable_service, stable)
+    # 1. Selectors first: the stable Service points at the stable revision, except blue-green's
+    #    active Service from the switch to the end of promotion (a router switches by weight).
+    if strategy.stable_service:
+        active = stable if inputs.traffic_routing else (plan.active or stable)
+        actions += _pin(inputs, strategy.stable_service, active, serving=True)
 
     # 2. Create missing revisions, then scale up.
     baseline = baseline_of(stable)
@@ -97,11 +105,14 @@ def decide(inputs: Inputs) -> Decision:
             wanted = plan.targets.get(rev, 0)
             if not inputs.traffic_routing and rev == current != stable:
                 wanted = min(wanted, max(0, spec.replicas + surge - others))
-            actions.append(CreateRevision(rev, newest + 1, wanted, dict(inputs.template)))
+            avoid = stable if rev == current != stable else None
+            actions.append(
+                CreateRevision(rev, newest + 1, wanted, dict(inputs.template), avoid=avoid)
+            )
     # After the last step the canary grows to full size beside the old stable, which keeps its
     # pods until the scale-down delay: bounded by maxSurge there, a canary would stay short of
     # full size whenever the stable kept more than maxSurge pods, and wait for ever.
-    steps_done = (status.current_step_index or 0) >= len(canary_spec.steps)
+    steps_done = (status.current_step_index or 0) >= len(strategy.steps)
     bounded = not (inputs.traffic_routing or current == stable or steps_done)
     scaling = plan_scaling(
         targets=plan.targets,
@@ -114,10 +125,9 @@ def decide(inputs: Inputs) -> Decision:
     )
     actions += [a for a in scaling if a.replicas > world.replicas(a.revision)]
 
-    # 3. The canary Service follows the canary only while one is in progress.
-    if canary_spec.canary_service:
-        in_progress = current != stable and not status.abort
-        actions += _pin(inputs, canary_spec.canary_service, current if in_progress else stable)
+    # 3. The canary / preview Service follows the new revision only while one is in progress.
+    if strategy.canary_service:
+        actions += _pin(inputs, strategy.canary_service, plan.preview or stable)
 
     # 4. Weights (only a traffic router sets them; without one they follow pod counts).
     if inputs.traffic_routing:
@@ -185,7 +195,7 @@ def decide(inputs: Inputs) -> Decision:
 
 
 def _track_revision(inputs: Inputs, draft: Draft, revision: str) -> None:
-    status, steps = draft.status, inputs.spec.strategy.canary.steps  # type: ignore[union-attr]
+    status, steps = draft.status, inputs.spec.strategy.steps
     steps_hash = stable_hash([s.to_dict() for s in steps])
     if status.stable_revision is None:
         # The first revision has nothing to be compared with: it is deployed as stable.
@@ -214,6 +224,16 @@ def _track_revision(inputs: Inputs, draft: Draft, revision: str) -> None:
             status.current_step_index = 0
         status.current_revision = revision
         _reset_update(inputs, draft)
+        if revision != status.stable_revision and _in_rollback_window(inputs, draft, revision):
+            status.fast_rollback = True
+            window = inputs.spec.rollback_window
+            draft.record(
+                "RollbackWindow",
+                f"revision {revision} is one of the last {window.revisions if window else 0} "
+                "revisions (rollbackWindow): no steps, no analysis; it takes traffic as soon "
+                "as its pods are available",
+                revision=revision,
+            )
     elif (
         status.steps_hash != steps_hash and revision != status.stable_revision and not status.abort
     ):
@@ -244,6 +264,36 @@ def _reset_update(inputs: Inputs, draft: Draft) -> None:
     status.pause_conditions = []
     status.step_started_at = draft.now
     status.last_progress_at = draft.now
+    status.fast_rollback = False
+    status.blue_green = _blue_green_at_rest(inputs, draft)
+
+
+def _blue_green_at_rest(inputs: Inputs, draft: Draft) -> BlueGreenStatus:
+    """Blue-green's state with no switch under way: both Services on the stable revision."""
+    if inputs.spec.strategy.blue_green is None:
+        return BlueGreenStatus()
+    stable = draft.status.stable_revision
+    return BlueGreenStatus(active_revision=stable, preview_revision=stable)
+
+
+def _in_rollback_window(inputs: Inputs, draft: Draft, revision: str) -> bool:
+    """The revision is one of the last N before the stable one (by revision number) and its
+    Deployment still exists (it may have scaled to 0; then it comes back as fast as pods do)."""
+    window = inputs.spec.rollback_window
+    revisions = inputs.world.revisions
+    stable = revisions.get(draft.status.stable_revision or "")
+    if window is None or not window.revisions or stable is None or revision not in revisions:
+        return False
+    older = sorted(
+        (
+            s
+            for r, s in revisions.items()
+            if s.number < stable.number and not r.endswith(BASELINE_SUFFIX)
+        ),
+        key=lambda s: s.number,
+        reverse=True,
+    )
+    return revision in {s.revision for s in older[: window.revisions]}
 
 
 def _handle_abort_requests(inputs: Inputs, draft: Draft) -> None:
@@ -260,6 +310,7 @@ def _handle_abort_requests(inputs: Inputs, draft: Draft) -> None:
         status.pause_conditions = []
         status.promote_step = None
         status.promote_full = False
+        status.blue_green = _blue_green_at_rest(inputs, draft)
         gating.end_all(inputs, draft, "aborted")
         draft.record(
             "RolloutAborted",
@@ -290,8 +341,10 @@ def _plan(inputs: Inputs, draft: Draft) -> _Plan:
             # Nothing is deployed before the gates open: the canary stays at 0 pods.
             targets = _old_revision_targets(inputs, draft, keep={stable, current})
             targets[stable], targets[current] = replicas, 0
-            return _Plan(targets, 0, False, gate.before_start, gate.requeue_at)
-        step: StepPlan = _CANARY.walk(inputs, draft, stable=stable, canary=current, hold=gate.hold)
+            preview = current if inputs.spec.strategy.canary is not None else None
+            return _Plan(targets, 0, False, gate.before_start, gate.requeue_at, preview=preview)
+        walker = _CANARY if inputs.spec.strategy.canary is not None else _BLUE_GREEN
+        step: StepPlan = walker.walk(inputs, draft, stable=stable, canary=current, hold=gate.hold)
         if step.abort is not None:
             return _abort(inputs, draft, step.abort)
         if step.promote:
@@ -312,6 +365,10 @@ def _plan(inputs: Inputs, draft: Draft) -> _Plan:
                 step.message,
                 step.requeue_at,
                 step.route,
+                active=step.active,
+                # A canary Service follows the canary from the start (header routes and smoke
+                # tests reach it before any weight moves); blue-green's preview, once ready.
+                preview=current if inputs.spec.strategy.canary is not None else step.preview,
             )
 
     stable = status.stable_revision
@@ -320,8 +377,8 @@ def _plan(inputs: Inputs, draft: Draft) -> _Plan:
         # Stable back to full size first; the canary goes only once stable can carry everything.
         stable_back = world.available(stable) >= replicas
         if stable_back:
-            delay = inputs.spec.strategy.canary.abort_scale_down_delay_seconds  # type: ignore[union-attr]
-            _set_deadline(draft, current, seconds=delay if inputs.traffic_routing else 0)
+            delay = inputs.spec.strategy.abort_scale_down_delay(routed=inputs.traffic_routing)
+            _set_deadline(draft, current, seconds=delay)
         targets = _old_revision_targets(
             inputs, draft, keep={stable} if stable_back else {stable, current}
         )
@@ -357,10 +414,12 @@ def _promote(inputs: Inputs, draft: Draft) -> None:
     gating.end_all(inputs, draft, "promoted")
     old = status.stable_revision
     assert old is not None and status.current_revision is not None
-    delay = inputs.spec.strategy.canary.scale_down_delay_seconds  # type: ignore[union-attr]
+    delay = inputs.spec.strategy.scale_down_delay_seconds
     _set_deadline(draft, old, seconds=delay)
     status.stable_revision = status.current_revision
     status.pause_conditions = []
+    status.fast_rollback = False
+    status.blue_green = _blue_green_at_rest(inputs, draft)
     draft.record(
         "Promoted",
         f"revision {status.current_revision} is stable; {old} scales down in {delay}s",
@@ -443,10 +502,16 @@ def _check_progress_deadline(inputs: Inputs, draft: Draft, plan: _Plan) -> bool:
     return False
 
 
-def _pin(inputs: Inputs, service: str, revision: str) -> list[Action]:
-    if service not in inputs.world.services:
+def _pin(inputs: Inputs, service: str, revision: str, *, serving: bool = False) -> list[Action]:
+    """`serving`: the Service takes production traffic, so its selector never moves from a
+    revision with available pods to one without (it waits; the plan brings the pods)."""
+    world = inputs.world
+    if service not in world.services:
         return []  # a missing Service is reported in the conditions, not created by us
-    if inputs.world.services[service] == revision:
+    pinned = world.services[service]
+    if pinned == revision:
+        return []
+    if serving and world.available(revision) == 0 and world.available(pinned) > 0:
         return []
     return [PinService(service, revision)]
 

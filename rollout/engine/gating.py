@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from rollout.analysis.assess import run_phase
 from rollout.analysis.gates import BACKGROUND_RUN, RELEASE_GATE_RUN, STEP_GATE_RUN
-from rollout.engine.analysis import advance, end, summary
+from rollout.engine.analysis import advance, end, find, summary
 from rollout.engine.draft import Draft
 from rollout.engine.world import Inputs
 from rollout.models.analysis_status import AnalysisPhase, MeasurementPhase, RunKind
@@ -35,9 +35,66 @@ class Gate:
     requeue_at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """Where a blocking analysis run (a canary step's, blue-green's pre/post-promotion) stands."""
+
+    done: bool
+    """Passed (or skipped by promote): move on."""
+    message: str = ""
+    abort: str | None = None
+    requeue_at: datetime | None = None
+
+
+def blocking(
+    inputs: Inputs,
+    draft: Draft,
+    *,
+    name: str,
+    kind: RunKind,
+    label: str,
+    step: int | None = None,
+    accepted: bool = False,
+) -> Verdict:
+    """A run that blocks the update: Successful moves on, Failed / Error roll back, Inconclusive
+    pauses (a person promotes or aborts; inconclusiveTimeout rolls back). `accepted`: a person
+    promoted, which skips the run (and accepts an inconclusive one)."""
+    status = draft.status
+    revision = status.current_revision
+    if accepted:
+        _, stops = end(inputs.analysis, draft, name, reason="skipped by promote")
+        draft.terminations.extend(stops)
+        draft.unpause(PauseReason.INCONCLUSIVE_ANALYSIS)
+        return Verdict(done=True)
+    before = find(draft, name)
+    passed = before is not None and before.phase is AnalysisPhase.SUCCESSFUL
+    if passed and before is not None and before.revision == revision:
+        return Verdict(done=True)  # passed earlier: recorded then, not again
+    run = advance(inputs.analysis, draft, name, kind, step=step)
+    if run.phase is AnalysisPhase.SUCCESSFUL:
+        draft.record("AnalysisSuccessful", f"{label}: {summary(run)}", revision=revision, step=step)
+        return Verdict(done=True)
+    if run.phase in (AnalysisPhase.FAILED, AnalysisPhase.ERROR):
+        _, stops = end(inputs.analysis, draft, name)
+        draft.terminations.extend(stops)
+        why = f"{label}: {summary(run)}"
+        return Verdict(done=False, message=why, abort=why)
+    if run.phase is AnalysisPhase.INCONCLUSIVE:
+        gate = inconclusive(inputs, draft, f"{label}: {summary(run)}")
+        if gate.abort is not None:
+            return Verdict(done=False, message=gate.abort, abort=gate.abort)
+        return Verdict(done=False, message=gate.hold or "", requeue_at=gate.requeue_at)
+    return Verdict(done=False, message=f"{label}: {summary(run)}")
+
+
 def check(inputs: Inputs, draft: Draft) -> Gate:
     """Preflight, release gate, step gate and background analysis for the update in progress."""
     status = draft.status
+    if status.fast_rollback:
+        # Going back to a revision in the rollback window: it served before, and the gates
+        # (a burning error budget above all) are what a rollback must not wait for.
+        status.update_started_at = status.update_started_at or draft.now
+        return Gate()
     started = _started(draft)
     if not started:
         closed = _before_start(inputs, draft)

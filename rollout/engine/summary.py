@@ -53,7 +53,7 @@ def summarize(inputs: Inputs, draft: Draft, message: str, *, waiting: bool) -> N
         progressing = ("True", "ReplicasUpdating", message)
     # Available means capacity, as for a Deployment: pods of every revision serve, and without
     # a traffic router the stable shrinks on purpose while the canary grows.
-    _, unavailable = spec.strategy.canary.surge_and_unavailable(spec.replicas)  # type: ignore[union-attr]
+    _, unavailable = spec.strategy.surge_and_unavailable(spec.replicas)
     serving = sum(s.available for s in world.revisions.values())
     enough = serving >= spec.replicas - unavailable
     _set(draft, ConditionType.PROGRESSING, *progressing)
@@ -95,6 +95,15 @@ def _record_weights(inputs: Inputs, draft: Draft) -> None:
     stable, current = status.stable_revision or "", status.current_revision or ""
     if inputs.traffic_routing:
         status.canary.weights = world.weights
+        return
+    active = inputs.spec.strategy.stable_service
+    if inputs.spec.strategy.blue_green is not None and active is not None:
+        # Blue-green: all traffic goes where the active Service's selector points.
+        switched = current != stable and world.services.get(active) == current
+        status.canary.weights = TrafficWeights(
+            stable=RevisionWeight(revision=stable, weight=0 if switched else 100),
+            canary=RevisionWeight(revision=current, weight=100 if switched else 0),
+        )
         return
     canary_available = world.available(current) if current != stable else 0
     # A baseline's pods run the stable version: they count on the stable's side.

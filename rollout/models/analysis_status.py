@@ -89,11 +89,14 @@ class RunKind(StrEnum):
     BACKGROUND = "Background"  # strategy.canary.analysis: the whole update, from a step on
     RELEASE_GATE = "ReleaseGate"  # before step 0: SLO budget and burn (does not roll back)
     STEP_GATE = "StepGate"  # SLO burn of the canary slice, through the whole update
+    PRE_PROMOTION = "PrePromotion"  # blue-green: the preview, before the switch
+    POST_PROMOTION = "PostPromotion"  # blue-green: after the switch, while the old one still runs
 
 
 class AnalysisRun(StatusModel):
     name: str
-    """`step-N` (N counted from 0), `background`, `release-gate`, `step-gate`."""
+    """`step-N` (N counted from 0), `background`, `release-gate`, `step-gate`, `pre-promotion`,
+    `post-promotion`."""
     kind: RunKind
     revision: str
     step: int | None = None

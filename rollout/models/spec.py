@@ -12,24 +12,19 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from rollout.models.analysis import ValueFrom
+from rollout.models.analysis_ref import (
+    AnalysisStep,
+    BackgroundAnalysis,
+    dns_name,
+)
 from rollout.models.base import Duration, IntOrPercent, SpecModel, resolve_int_or_percent
+from rollout.models.bluegreen import BlueGreenStrategy, RollbackWindow
 from rollout.models.preflight import Preflight
 from rollout.models.slo import RolloutAnalysis
 from rollout.models.time import parse_time
 from rollout.models.traffic import SetHeaderRoute, SetMirrorRoute, TrafficRouting
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-
 Weight = Annotated[int, Field(ge=0, le=100)]
-
-
-def _dns_name(value: str) -> str:
-    if len(value) > 63 or not _DNS_LABEL.match(value):
-        raise ValueError(
-            "must be a DNS-1123 label: lower-case letters, digits and '-', at most 63 characters"
-        )
-    return value
 
 
 class LabelSelectorRequirement(SpecModel):
@@ -165,43 +160,6 @@ class SetCanaryScale(SpecModel):
         return self
 
 
-class AnalysisTemplateRef(SpecModel):
-    """A reference to an AnalysisTemplate (or ClusterAnalysisTemplate with clusterScope)."""
-
-    template_name: str
-    cluster_scope: bool = False
-
-
-class AnalysisArg(SpecModel):
-    """A value for a template argument: given, or from a Secret or a field of this Rollout."""
-
-    name: str
-    value: str | None = None
-    value_from: ValueFrom | None = None
-
-    @model_validator(mode="after")
-    def _one_value(self) -> AnalysisArg:
-        if (self.value is None) == (self.value_from is None):
-            raise ValueError(f"arg {self.name}: give exactly one of value and valueFrom")
-        return self
-
-
-class AnalysisStep(SpecModel):
-    """Run analysis templates and block the step on their result: Successful moves on, Failed or
-    Error rolls back, Inconclusive pauses (until promote, abort, or spec.analysis's
-    inconclusiveTimeout, which rolls back)."""
-
-    templates: Annotated[list[AnalysisTemplateRef], Field(min_length=1)]
-    args: list[AnalysisArg] = []
-
-
-class BackgroundAnalysis(AnalysisStep):
-    """Analysis for the whole update, from `startingStep` (index from 0) until promotion. Failed
-    or Error rolls back at any time; Inconclusive pauses; promotion waits for it to be sound."""
-
-    starting_step: Annotated[int, Field(ge=0)] | None = None
-
-
 class CanaryStep(SpecModel):
     """One step of a canary. Exactly one field is set."""
 
@@ -255,7 +213,7 @@ class CanaryStrategy(SpecModel):
     @field_validator("stable_service", "canary_service")
     @classmethod
     def _service_name(cls, value: str | None) -> str | None:
-        return None if value is None else _dns_name(value)
+        return None if value is None else dns_name(value)
 
     @model_validator(mode="after")
     def _rules(self) -> CanaryStrategy:
@@ -323,15 +281,75 @@ class CanaryStrategy(SpecModel):
 
 
 class Strategy(SpecModel):
-    """How a new revision is released. Exactly one strategy."""
+    """How a new revision is released. Exactly one strategy.
+
+    The properties below are what the engine, the reconciler and the routers need whichever
+    strategy it is, so none of them looks inside a strategy it does not own."""
 
     canary: CanaryStrategy | None = None
+    blue_green: BlueGreenStrategy | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Strategy:
-        if self.canary is None:
-            raise ValueError("give a strategy: canary (blueGreen is not available yet)")
+        if (self.canary is None) == (self.blue_green is None):
+            found = " (found both)" if self.canary is not None else ""
+            raise ValueError(f"give exactly one strategy: canary or blueGreen{found}")
         return self
+
+    @property
+    def name(self) -> str:
+        """The strategy's registered name (entry point group `rollout.strategies`)."""
+        return "canary" if self.canary is not None else "blueGreen"
+
+    @property
+    def steps(self) -> list[CanaryStep]:
+        return self.canary.steps if self.canary is not None else []
+
+    @property
+    def traffic_routing(self) -> TrafficRouting | None:
+        chosen = self.canary or self.blue_green
+        return chosen.traffic_routing if chosen is not None else None
+
+    @property
+    def stable_service(self) -> str | None:
+        """The Service of the revision in production: stableService, or blue-green's
+        activeService."""
+        if self.blue_green is not None:
+            return self.blue_green.active_service
+        return self.canary.stable_service if self.canary is not None else None
+
+    @property
+    def canary_service(self) -> str | None:
+        """The Service of the new revision: canaryService, or blue-green's previewService."""
+        if self.blue_green is not None:
+            return self.blue_green.preview_service
+        return self.canary.canary_service if self.canary is not None else None
+
+    @property
+    def field(self) -> str:
+        """The strategy's field path, for messages."""
+        return "spec.strategy.canary" if self.canary is not None else "spec.strategy.blueGreen"
+
+    @property
+    def scale_down_delay_seconds(self) -> int:
+        chosen = self.canary or self.blue_green
+        assert chosen is not None
+        return chosen.scale_down_delay_seconds
+
+    def abort_scale_down_delay(self, *, routed: bool) -> int:
+        """How long an aborted new revision keeps its pods. A canary without a router still
+        takes traffic through its pods, so it goes as soon as the stable is back; blue-green's
+        preview takes none once the abort pinned its Services back."""
+        if self.blue_green is not None:
+            return self.blue_green.abort_scale_down_delay_seconds
+        assert self.canary is not None
+        return self.canary.abort_scale_down_delay_seconds if routed else 0
+
+    def surge_and_unavailable(self, replicas: int) -> tuple[int, int]:
+        """Blue-green runs both revisions at full size and never gives up a serving pod."""
+        if self.canary is not None:
+            return self.canary.surge_and_unavailable(replicas)
+        return replicas, 0
 
 
 class RolloutSpec(SpecModel):
@@ -360,6 +378,8 @@ class RolloutSpec(SpecModel):
     long an inconclusive analysis may pause the rollout."""
     preflight: Preflight = Preflight()
     """Checks made before any pod of a new revision is created."""
+    rollback_window: RollbackWindow | None = None
+    """Going back to one of the last N revisions skips steps and analysis."""
 
     @field_validator("restart_at")
     @classmethod
@@ -377,5 +397,12 @@ class RolloutSpec(SpecModel):
             raise ValueError(
                 # "field: reason" lets parse_rollout point at spec.selector, not all of spec.
                 "selector: does not match template.metadata.labels; the pods would not be selected"
+            )
+        blue_green = self.strategy.blue_green
+        count = blue_green.preview_replica_count if blue_green is not None else None
+        if count is not None and count > self.replicas:
+            raise ValueError(
+                f"strategy.blueGreen.previewReplicaCount: {count} is more than replicas "
+                f"({self.replicas}); the preview grows to replicas before the switch anyway"
             )
         return self

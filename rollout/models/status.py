@@ -41,6 +41,7 @@ class PauseReason(StrEnum):
     PREFLIGHT = "PreflightChecks"  # preflight checks fail: the update has not started
     ERROR_BUDGET = "ErrorBudgetExhausted"  # the release gate is closed: the update has not started
     USER_PAUSE = "UserPause"  # spec.paused
+    BLUE_GREEN_PAUSE = "BlueGreenPause"  # the preview is ready: waiting to switch (promote/timer)
 
 
 class PauseCondition(StatusModel):
@@ -70,6 +71,17 @@ class TrafficWeights(StatusModel):
 
 class CanaryStatus(StatusModel):
     weights: TrafficWeights | None = None
+
+
+class BlueGreenStatus(StatusModel):
+    active_revision: str | None = None
+    """The revision the active Service (or the router's 100%) is meant to serve. It is the new
+    revision from the switch on; the stable revision before it, and again after an abort."""
+    preview_revision: str | None = None
+    """The revision the preview Service is meant to serve."""
+    promotion_approved: bool = False
+    """The switch is decided (auto-promotion, its timer, or `rollout promote`): the new revision
+    grows to full size and the active Service switches once it is available."""
 
 
 class ScaleDownDeadline(StatusModel):
@@ -122,6 +134,10 @@ class RolloutStatus(StatusModel):
     deadline_exceeded: bool = False
 
     canary: CanaryStatus = CanaryStatus()
+    blue_green: BlueGreenStatus = BlueGreenStatus()
+    fast_rollback: bool = False
+    """The current update goes back to a revision within spec.rollbackWindow: no steps, no
+    analysis, no pauses; it switches as soon as that revision's pods are available."""
     scale_down: list[ScaleDownDeadline] = []
     restarted_at: datetime | None = None
 

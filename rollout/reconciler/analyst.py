@@ -24,14 +24,13 @@ from rollout import registry
 from rollout.analysis.assess import next_due
 from rollout.analysis.conditions import classify
 from rollout.analysis.gates import (
-    BACKGROUND_RUN,
     RELEASE_GATE_PROVIDER,
     RELEASE_GATE_RUN,
     STEP_GATE_PROVIDER,
     STEP_GATE_RUN,
     release_gate_metrics,
     step_gate_metrics,
-    step_run,
+    template_runs,
 )
 from rollout.analysis.provider import MeasureContext, MetricProvider, Observation, Outcome
 from rollout.engine.analysis import AnalysisInputs
@@ -42,9 +41,9 @@ from rollout.kube.client import Obj
 from rollout.kube.kinds import ANALYSIS_TEMPLATES, CLUSTER_ANALYSIS_TEMPLATES, SECRETS, Kind
 from rollout.models import Rollout
 from rollout.models.analysis import ARG_REFERENCE, Metric
+from rollout.models.analysis_ref import AnalysisArg, AnalysisStep
 from rollout.models.analysis_status import Measurement, MeasurementPhase, MetricResult
 from rollout.models.resource import AnalysisTemplate
-from rollout.models.spec import AnalysisArg, AnalysisStep
 from rollout.parsing import first_problem
 
 log = logging.getLogger(__name__)
@@ -74,17 +73,9 @@ class Analyst:
     def resolve(self, rollout: Rollout) -> AnalysisInputs:
         """Metrics of every run the spec defines (or why a run's cannot be had)."""
         spec = rollout.spec
-        canary = spec.strategy.canary
         metrics: dict[str, tuple[Metric, ...]] = {}
         errors: dict[str, str] = {}
-        wanted: dict[str, AnalysisStep] = {}
-        if canary is not None:
-            for index, step in enumerate(canary.steps):
-                if step.analysis is not None:
-                    wanted[step_run(index)] = step.analysis
-            if canary.analysis is not None:
-                wanted[BACKGROUND_RUN] = canary.analysis
-        for name, analysis in wanted.items():
+        for name, _, analysis in template_runs(spec):
             try:
                 metrics[name] = self._metrics(rollout, analysis)
             except ConfigError as err:

@@ -167,14 +167,13 @@ class Controller:
 
     # -- work ----------------------------------------------------------------------------------
     def _router_for(self, rollout: Rollout) -> TrafficRouter:
-        canary = rollout.spec.strategy.canary
-        routing = canary.traffic_routing if canary is not None else None
+        strategy = rollout.spec.strategy
+        routing = strategy.traffic_routing
         name = routing.router_name if routing is not None else "replicas"
-        if canary is not None:
-            ns = rollout.metadata.namespace or ""
-            for svc in (canary.stable_service, canary.canary_service):
-                if svc:
-                    self._service_users.setdefault(f"{ns}/{svc}", set()).add(rollout.key)
+        ns = rollout.metadata.namespace or ""
+        for svc in (strategy.stable_service, strategy.canary_service):
+            if svc:
+                self._service_users.setdefault(f"{ns}/{svc}", set()).add(rollout.key)
         if name not in self._routers:
             self._routers[name] = registry.load("routers", name)(self._kube)
         return self._routers[name]

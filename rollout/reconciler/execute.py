@@ -30,6 +30,7 @@ from rollout.errors import ConflictError, NotFoundError
 from rollout.kube import DEPLOYMENTS, SERVICES, Kube
 from rollout.kube.client import Obj
 from rollout.models import Rollout
+from rollout.models.bluegreen import AntiAffinity
 from rollout.models.time import format_time
 from rollout.models.traffic import SetHeaderRoute
 from rollout.routing import TrafficRouter
@@ -45,6 +46,9 @@ def revision_deployment(rollout: Rollout, action: CreateRevision) -> Obj:
     template: dict[str, Any] = copy.deepcopy(action.template)
     meta = template.setdefault("metadata", {})
     meta.setdefault("labels", {})[labels.REVISION] = action.revision
+    blue_green = rollout.spec.strategy.blue_green
+    if blue_green is not None and blue_green.anti_affinity is not None and action.avoid:
+        _avoid(template, blue_green.anti_affinity, action.avoid)
     selector = rollout.spec.selector.to_dict()
     selector.setdefault("matchLabels", {})[labels.REVISION] = action.revision
     return {
@@ -67,6 +71,24 @@ def revision_deployment(rollout: Rollout, action: CreateRevision) -> Obj:
             "progressDeadlineSeconds": rollout.spec.progress_deadline_seconds,
         },
     }
+
+
+def _avoid(template: dict[str, Any], rule: AntiAffinity, revision: str) -> None:
+    """Add a pod anti-affinity term against the old revision's pods, by node. Only the
+    Deployment's copy gets it: the template annotation (undo) and the hash stay as written."""
+    term = {
+        "labelSelector": {"matchLabels": {labels.REVISION: revision}},
+        "topologyKey": "kubernetes.io/hostname",
+    }
+    spec = template.setdefault("spec", {})
+    anti = spec.setdefault("affinity", {}).setdefault("podAntiAffinity", {})
+    preferred = rule.preferred_during_scheduling_ignored_during_execution
+    if preferred is not None:
+        anti.setdefault("preferredDuringSchedulingIgnoredDuringExecution", []).append(
+            {"weight": preferred.weight, "podAffinityTerm": term}
+        )
+    else:
+        anti.setdefault("requiredDuringSchedulingIgnoredDuringExecution", []).append(term)
 
 
 class Executor:

@@ -159,9 +159,8 @@ class RolloutReconciler:
             )
             self._persist(raw, status, decision, now)
             return now + timedelta(seconds=ROUTING_RETRY_SECONDS)
-        canary = rollout.spec.strategy.canary
-        assert canary is not None
-        service_names = [s for s in (canary.stable_service, canary.canary_service) if s]
+        strategy = rollout.spec.strategy
+        service_names = [s for s in (strategy.stable_service, strategy.canary_service) if s]
         world = build_world(
             rollout,
             self._caches.deployments.by_index(namespace, name),

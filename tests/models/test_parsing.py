@@ -197,7 +197,11 @@ INVALID = {
         f"{CANARY}.stableService",
         "must be a DNS-1123 label",
     ),
-    "no-strategy": (set_at("spec.strategy", {}), "spec.strategy", "give a strategy: canary"),
+    "no-strategy": (
+        set_at("spec.strategy", {}),
+        "spec.strategy",
+        "give exactly one strategy: canary or blueGreen",
+    ),
     # template / workloadRef
     "template-and-workload": (
         set_at("spec.workloadRef", {"name": "demo"}),

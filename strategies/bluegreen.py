@@ -3,12 +3,14 @@
 Order of an update (each stage waits for the one before; all state is in the status):
 1. the new revision runs beside the old one (previewReplicaCount pods, default replicas);
 2. once they are available, the preview Service points at them;
-3. pre-promotion analysis on the preview (Failed / Error abort: the active never switched);
-4. approval: at once (autoPromotionEnabled), after autoPromotionSeconds, or by `rollout promote`;
+3. pre-promotion analysis on the preview (Failed / Error abort: the active never switched),
+   then pre-promotion webhooks;
+4. approval: at once (autoPromotionEnabled), after autoPromotionSeconds, by `rollout promote`,
+   or (requireApproval) by `rollout promote` or the approval webhooks;
 5. the new revision grows to replicas and, once fully available, the active Service switches in
    one write (or, with a traffic router, the weight goes 0 -> 100 in one routing write);
-6. post-promotion analysis while the old revision still runs at full size (Failed / Error abort:
-   the active switches back in one write);
+6. post-promotion analysis, then post-promotion webhooks, while the old revision still runs at
+   full size (Failed / Error abort: the active switches back in one write);
 7. promotion: the new revision is stable; the old one scales down after scaleDownDelaySeconds.
 
 Within the rollback window (status.fastRollback) 3, 4 and 6 are skipped. Pure: no I/O, no clock
@@ -28,6 +30,7 @@ from rollout.engine.world import Inputs
 from rollout.models.analysis_status import RunKind
 from rollout.models.bluegreen import BlueGreenStrategy as BlueGreenSpec
 from rollout.models.status import PauseReason
+from rollout.models.webhooks import WebhookType
 from strategies.canary import StepPlan
 
 
@@ -136,8 +139,24 @@ class BlueGreenStrategy:
             )
             if not verdict.done:
                 return verdict.message, verdict.abort, verdict.requeue_at
+        hooks = gating.webhooks(inputs, draft, WebhookType.PRE_PROMOTION)
+        if not hooks.done:
+            return hooks.message, hooks.abort, hooks.requeue_at
         if inputs.spec.paused or hold:
             return hold or "preview ready: paused (rollout resume to continue)", None, None
+        if spec.require_approval is not None:
+            approved = gating.approval(
+                inputs,
+                draft,
+                gate=spec.require_approval,
+                step=None,
+                label="promotion",
+                accepted=promoted,
+            )
+            if not approved.done:
+                return approved.message, approved.abort, approved.requeue_at
+            self._approve(draft, canary, approved.message)
+            return None
         if promoted:
             self._approve(draft, canary, "rollout promote")
             return None
@@ -219,6 +238,9 @@ class BlueGreenStrategy:
                 return replace(
                     plan(verdict.message), abort=verdict.abort, requeue_at=verdict.requeue_at
                 )
+        hooks = gating.webhooks(inputs, draft, WebhookType.POST_PROMOTION)
+        if not hooks.done:
+            return replace(plan(hooks.message), abort=hooks.abort, requeue_at=hooks.requeue_at)
         if inputs.spec.paused:
             return plan(f"switched to {canary}: paused before completing (rollout resume)")
         ready = world.available(canary) >= replicas

@@ -21,6 +21,7 @@ from rollout.models import CanaryStep
 from rollout.models.analysis_status import RunKind
 from rollout.models.status import PauseReason
 from rollout.models.traffic import SetHeaderRoute, SetMirrorRoute
+from rollout.models.webhooks import WebhookType
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,8 @@ def _describe(step: CanaryStep) -> str:
         return f"setHeaderRoute {step.set_header_route.name}"
     if step.set_mirror_route is not None:
         return f"setMirrorRoute {step.set_mirror_route.name}"
+    if step.confirm is not None:
+        return "confirm"
     return "analysis"
 
 
@@ -149,32 +152,63 @@ class CanaryStrategy:
             status.promote_step = None
 
         status.current_step_index = index
+        return self._finish(inputs, draft, stable=stable, canary=canary, hold=hold)
+
+    def _finish(
+        self, inputs: Inputs, draft: Draft, *, stable: str, canary: str, hold: str | None
+    ) -> StepPlan:
+        """After the last step: pre-promotion webhooks (at the last step's weight), then full
+        size (with a router, 100% confirmed), post-promotion webhooks, then promotion."""
+        spec, world = inputs.spec, inputs.world
+        steps = spec.strategy.steps
+        pre = gating.webhooks(inputs, draft, WebhookType.PRE_PROMOTION)
+        if not pre.done:
+            last = max(len(steps) - 1, 0)
+            weight = self._weight_at(steps, last) if steps else 0
+            canary_target, stable_target, baseline_target = self._targets(
+                inputs, steps, last, weight
+            )
+            return StepPlan(
+                weight,
+                canary_target,
+                stable_target,
+                False,
+                False,
+                pre.message,
+                pre.requeue_at,
+                abort=pre.abort,
+                baseline_target=baseline_target,
+            )
         replicas = spec.replicas
-        ready = (
-            inputs.world.replicas(canary) == replicas and inputs.world.available(canary) >= replicas
-        )
+        ready = world.replicas(canary) == replicas and world.available(canary) >= replicas
         if inputs.traffic_routing:
             # The router must confirm 100% on the canary before it becomes the stable.
-            verified = inputs.world.weights
+            verified = world.weights
             ready = (
                 ready
                 and verified is not None
                 and (verified.canary.revision == canary and verified.canary.weight == 100)
             )
+        post = gating.webhooks(inputs, draft, WebhookType.POST_PROMOTION) if ready else None
         waiting = gating.background_verdict(inputs, draft) if ready else None
         return StepPlan(
             weight=100,
             canary_target=replicas,
             # The old stable keeps its pods; it is scaled down after scaleDownDelaySeconds.
-            stable_target=inputs.world.replicas(stable),
-            promote=ready and not spec.paused and not hold and waiting is None,
+            stable_target=world.replicas(stable),
+            promote=ready
+            and not spec.paused
+            and not hold
+            and waiting is None
+            and (post is None or post.done),
             waiting_for_pods=not ready,
             message=hold
+            or (post.message if post is not None and not post.done else "")
             or waiting
-            or (
-                f"all steps done: waiting for canary pods "
-                f"({inputs.world.available(canary)}/{replicas} available)"
-            ),
+            or f"all steps done: waiting for canary pods ({world.available(canary)}/{replicas} "
+            "available)",
+            requeue_at=post.requeue_at if post is not None else None,
+            abort=post.abort if post is not None else None,
         )
 
     def _step(
@@ -259,6 +293,27 @@ class CanaryStrategy:
                 return True, waiting("", pods=False)
             left = (ends - draft.now).total_seconds()
             return False, waiting(f"{label}: {left:.0f}s left", pods=False, at=ends)
+
+        if step.confirm is not None:
+            verdict = gating.approval(
+                inputs,
+                draft,
+                gate=step.confirm,
+                step=index,
+                label=label,
+                accepted=status.promote_step == index,
+            )
+            if verdict.done and status.promote_step != index:
+                draft.record(
+                    "Approved",
+                    f"{label}: approved by {verdict.message}",
+                    revision=canary,
+                    step=index,
+                )
+            plan = waiting(
+                "" if verdict.done else verdict.message, pods=False, at=verdict.requeue_at
+            )
+            return verdict.done, replace(plan, abort=verdict.abort)
 
         return self._analysis(inputs, draft, index=index, label=label, waiting=waiting)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from rollout.models.analysis import Metric, MetricProvider
 from rollout.models.analysis_ref import AnalysisStep
 from rollout.models.spec import RolloutSpec
+from rollout.models.webhooks import WebhookType
 
 RELEASE_GATE_RUN = "release-gate"
 STEP_GATE_RUN = "step-gate"
@@ -19,7 +20,59 @@ PRE_PROMOTION_RUN = "pre-promotion"
 POST_PROMOTION_RUN = "post-promotion"
 RELEASE_GATE_PROVIDER = "slo-release-gate"
 STEP_GATE_PROVIDER = "slo-step-gate"
+WEBHOOK_PROVIDER = "webhook"
 NEVER = 1_000_000  # a limit that is never reached: a closed release gate waits, it never fails
+GATE_WEBHOOKS = frozenset(
+    {WebhookType.PRE_ROLLOUT, WebhookType.PRE_PROMOTION, WebhookType.POST_PROMOTION}
+)
+"""Webhooks the update waits on; the others (rollback, approval) are polled."""
+
+
+def webhook_run(kind: WebhookType) -> str:
+    return f"webhook-{kind.value}"
+
+
+def approval_run(step: int | None) -> str:
+    """The run polling approval webhooks for one approval gate: a canary's confirm step, or
+    blue-green's requireApproval (None)."""
+    return "approval" if step is None else f"approval-{step}"
+
+
+def webhook_metrics(spec: RolloutSpec, kind: WebhookType) -> tuple[Metric, ...]:
+    """One metric per webhook of this type, measured by the `webhook` provider. A gate
+    webhook is asked once; `retries` failed tries in a row are tolerated (the next fails the
+    check). Polled webhooks are asked every `interval` until their run ends, and never fail."""
+    gate = kind in GATE_WEBHOOKS
+    return tuple(
+        Metric(
+            name=hook.name,
+            provider=MetricProvider(plugin={WEBHOOK_PROVIDER: hook.to_dict()}),
+            interval=hook.interval,
+            count=1 if gate else None,
+            failure_limit=0 if gate else -1,
+            inconclusive_limit=-1,
+            consecutive_error_limit=hook.retries if gate else NEVER,
+            dry_run=False,
+        )
+        for hook in spec.webhooks
+        if hook.type is kind
+    )
+
+
+def webhook_runs(spec: RolloutSpec) -> dict[str, tuple[Metric, ...]]:
+    """Every webhook run the spec defines: by type, and one approval run per approval gate."""
+    runs = {
+        webhook_run(kind): webhook_metrics(spec, kind)
+        for kind in WebhookType
+        if kind is not WebhookType.APPROVAL
+    }
+    approvals = webhook_metrics(spec, WebhookType.APPROVAL)
+    gates: list[int | None] = [i for i, s in enumerate(spec.strategy.steps) if s.confirm]
+    blue_green = spec.strategy.blue_green
+    if blue_green is not None and blue_green.require_approval is not None:
+        gates.append(None)
+    runs.update({approval_run(gate): approvals for gate in gates})
+    return {name: metrics for name, metrics in runs.items() if metrics}
 
 
 def step_run(index: int) -> str:

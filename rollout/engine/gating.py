@@ -16,12 +16,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from rollout.analysis.assess import run_phase
-from rollout.analysis.gates import BACKGROUND_RUN, RELEASE_GATE_RUN, STEP_GATE_RUN
+from rollout.analysis.gates import (
+    BACKGROUND_RUN,
+    RELEASE_GATE_RUN,
+    STEP_GATE_RUN,
+    approval_run,
+    webhook_run,
+)
 from rollout.engine.analysis import advance, end, find, summary
 from rollout.engine.draft import Draft
 from rollout.engine.world import Inputs
 from rollout.models.analysis_status import AnalysisPhase, MeasurementPhase, RunKind
 from rollout.models.status import PauseReason
+from rollout.models.webhooks import Approval, OnTimeout, WebhookType
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,7 @@ def blocking(
     label: str,
     step: int | None = None,
     accepted: bool = False,
+    passed: str = "AnalysisSuccessful",
 ) -> Verdict:
     """A run that blocks the update: Successful moves on, Failed / Error roll back, Inconclusive
     pauses (a person promotes or aborts; inconclusiveTimeout rolls back). `accepted`: a person
@@ -67,12 +75,12 @@ def blocking(
         draft.unpause(PauseReason.INCONCLUSIVE_ANALYSIS)
         return Verdict(done=True)
     before = find(draft, name)
-    passed = before is not None and before.phase is AnalysisPhase.SUCCESSFUL
-    if passed and before is not None and before.revision == revision:
+    earlier = before is not None and before.phase is AnalysisPhase.SUCCESSFUL
+    if earlier and before is not None and before.revision == revision:
         return Verdict(done=True)  # passed earlier: recorded then, not again
     run = advance(inputs.analysis, draft, name, kind, step=step)
     if run.phase is AnalysisPhase.SUCCESSFUL:
-        draft.record("AnalysisSuccessful", f"{label}: {summary(run)}", revision=revision, step=step)
+        draft.record(passed, f"{label}: {summary(run)}", revision=revision, step=step)
         return Verdict(done=True)
     if run.phase in (AnalysisPhase.FAILED, AnalysisPhase.ERROR):
         _, stops = end(inputs.analysis, draft, name)
@@ -103,6 +111,9 @@ def check(inputs: Inputs, draft: Draft) -> Gate:
         status.update_started_at = draft.now
         status.preflight = []
     analysis = inputs.analysis
+    said = _rollback_webhooks(inputs, draft)
+    if said is not None:
+        return Gate(abort=said)
     if STEP_GATE_RUN in analysis.metrics:
         run = advance(analysis, draft, STEP_GATE_RUN, RunKind.STEP_GATE)
         if run.phase in (AnalysisPhase.FAILED, AnalysisPhase.ERROR):
@@ -158,6 +169,13 @@ def _before_start(inputs: Inputs, draft: Draft) -> Gate | None:
         )
     draft.unpause(PauseReason.PREFLIGHT)
     analysis = inputs.analysis
+    hooks = webhook_run(WebhookType.PRE_ROLLOUT)
+    if hooks in analysis.metrics:
+        verdict = webhooks(inputs, draft, WebhookType.PRE_ROLLOUT)
+        if verdict.abort is not None:
+            return Gate(abort=verdict.abort)
+        if not verdict.done:
+            return Gate(before_start=verdict.message, requeue_at=verdict.requeue_at)
     if RELEASE_GATE_RUN not in analysis.metrics:
         return None
     run = advance(analysis, draft, RELEASE_GATE_RUN, RunKind.RELEASE_GATE)
@@ -201,6 +219,79 @@ def _before_start(inputs: Inputs, draft: Draft) -> Gate | None:
         f"{inputs.spec.analysis.gates.release.interval}s "
         f"(rollout promote {inputs.name} --skip-gates --reason ... to override)"
     )
+
+
+def webhooks(inputs: Inputs, draft: Draft, kind: WebhookType) -> Verdict:
+    """The gate webhooks of one type (done at once when the spec has none)."""
+    name = webhook_run(kind)
+    if name not in inputs.analysis.metrics or draft.status.fast_rollback:
+        return Verdict(done=True)
+    verdict = blocking(
+        inputs,
+        draft,
+        name=name,
+        kind=RunKind.WEBHOOK,
+        label=f"{kind.value} webhooks",
+        passed="WebhooksPassed",
+    )
+    if not verdict.done and verdict.abort is None:
+        return Verdict(done=False, message=f"waiting for {kind.value} webhooks: {verdict.message}")
+    return verdict
+
+
+def _rollback_webhooks(inputs: Inputs, draft: Draft) -> str | None:
+    """Why a rollback webhook rolls the update back (it answered 2xx), or None."""
+    name = webhook_run(WebhookType.ROLLBACK)
+    if name not in inputs.analysis.metrics:
+        return None
+    run = advance(inputs.analysis, draft, name, RunKind.WEBHOOK)
+    for result in run.metrics:
+        last = result.last
+        if last is not None and last.phase is MeasurementPhase.SUCCESSFUL:
+            return f"rollback webhook {result.name} asked for it ({last.message})"
+    return None
+
+
+def approval(
+    inputs: Inputs, draft: Draft, *, gate: Approval, step: int | None, label: str, accepted: bool
+) -> Verdict:
+    """An approval gate: open on `rollout promote` (`accepted`) or once every approval webhook
+    answers 2xx; after `gate.timeout`, Abort rolls back and Wait keeps waiting (and says so).
+    An open gate's Verdict.message says who opened it."""
+    condition = draft.pause(PauseReason.AWAITING_APPROVAL)
+    name = approval_run(step)
+    asked: list[str] = []
+    if accepted:
+        end(inputs.analysis, draft, name, reason="approved by rollout promote")
+        draft.unpause(PauseReason.AWAITING_APPROVAL)
+        return Verdict(done=True, message="rollout promote")
+    if name in inputs.analysis.metrics:
+        run = advance(inputs.analysis, draft, name, RunKind.APPROVAL, step=step)
+        lasts = [m.last for m in run.metrics]
+        if lasts and all(
+            last is not None and last.phase is MeasurementPhase.SUCCESSFUL for last in lasts
+        ):
+            who = ", ".join(m.name for m in run.metrics)
+            end(inputs.analysis, draft, name, reason=f"approved by {who}")
+            draft.unpause(PauseReason.AWAITING_APPROVAL)
+            return Verdict(done=True, message=f"approval webhooks {who}")
+        asked = [f"{m.name}: {m.last.message if m.last else 'not asked yet'}" for m in run.metrics]
+    waiting = f"{label}: waiting for approval (rollout promote {inputs.name}"
+    waiting += f"; approval webhooks: {'; '.join(asked)})" if asked else ")"
+    if gate.timeout is None:
+        return Verdict(done=False, message=waiting)
+    ends = condition.start_time + timedelta(seconds=gate.timeout)
+    if draft.now < ends:
+        return Verdict(
+            done=False, message=f"{waiting}; times out at {ends.isoformat()}", requeue_at=ends
+        )
+    if gate.on_timeout is OnTimeout.ABORT:
+        draft.unpause(PauseReason.AWAITING_APPROVAL)
+        _, stops = end(inputs.analysis, draft, name, reason="approval timed out")
+        draft.terminations.extend(stops)
+        why = f"{label}: not approved within {gate.timeout}s (onTimeout: Abort)"
+        return Verdict(done=False, message=why, abort=why)
+    return Verdict(done=False, message=f"{waiting}; overdue since {ends.isoformat()}")
 
 
 def _force_open(draft: Draft) -> None:

@@ -91,6 +91,8 @@ class RunKind(StrEnum):
     STEP_GATE = "StepGate"  # SLO burn of the canary slice, through the whole update
     PRE_PROMOTION = "PrePromotion"  # blue-green: the preview, before the switch
     POST_PROMOTION = "PostPromotion"  # blue-green: after the switch, while the old one still runs
+    WEBHOOK = "Webhook"  # spec.webhooks of one type (pre-rollout, ..., rollback)
+    APPROVAL = "Approval"  # approval webhooks polled by one approval gate
 
 
 class AnalysisRun(StatusModel):

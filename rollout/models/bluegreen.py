@@ -15,6 +15,7 @@ from pydantic import Field, field_validator, model_validator
 from rollout.models.analysis_ref import AnalysisStep, dns_name
 from rollout.models.base import Duration, SpecModel
 from rollout.models.traffic import TrafficRouting
+from rollout.models.webhooks import Approval
 
 
 class PreferredAntiAffinity(SpecModel):
@@ -63,6 +64,9 @@ class BlueGreenStrategy(SpecModel):
     wait for `rollout promote`."""
     auto_promotion_seconds: Duration | None = None
     """With auto-promotion: wait this long after the preview is ready before switching."""
+    require_approval: Approval | None = None
+    """Switch only on `rollout promote` or once every `approval` webhook answers 2xx, with a
+    timeout and what happens when it passes (in place of auto-promotion)."""
     pre_promotion_analysis: AnalysisStep | None = None
     """Analysis of the preview before the switch: Failed / Error abort (active never switched),
     Inconclusive pauses."""
@@ -95,6 +99,11 @@ class BlueGreenStrategy(SpecModel):
             raise ValueError(
                 "autoPromotionSeconds: has no effect with autoPromotionEnabled: false "
                 "(remove one of them)"
+            )
+        if self.require_approval is not None and self.auto_promotion_seconds is not None:
+            raise ValueError(
+                "autoPromotionSeconds: has no effect with requireApproval (the switch waits "
+                "for the approval)"
             )
         routing = self.traffic_routing
         if routing is not None:

@@ -23,6 +23,7 @@ from rollout.models.preflight import Preflight
 from rollout.models.slo import RolloutAnalysis
 from rollout.models.time import parse_time
 from rollout.models.traffic import SetHeaderRoute, SetMirrorRoute, TrafficRouting
+from rollout.models.webhooks import Approval, Webhook
 
 Weight = Annotated[int, Field(ge=0, le=100)]
 
@@ -172,12 +173,18 @@ class CanaryStep(SpecModel):
     """Route requests matching headers to the canary (needs a router that supports it)."""
     set_mirror_route: SetMirrorRoute | None = None
     """Mirror a percentage of traffic to the canary (needs a router that supports it)."""
+    confirm: Approval | None = None
+    """Wait for `rollout promote`, or for every `approval` webhook to answer 2xx; with a
+    timeout and what happens when it passes (Abort, or Wait)."""
 
     @model_validator(mode="after")
     def _exactly_one(self) -> CanaryStep:
         given = [k for k, v in self.to_dict().items() if v is not None]
         if len(given) != 1:
-            allowed = "setWeight, pause, setCanaryScale, analysis, setHeaderRoute or setMirrorRoute"
+            allowed = (
+                "setWeight, pause, setCanaryScale, analysis, setHeaderRoute, setMirrorRoute "
+                "or confirm"
+            )
             found = ", ".join(given) if given else "none"
             raise ValueError(f"a step has exactly one of {allowed} (found: {found})")
         return self
@@ -380,6 +387,9 @@ class RolloutSpec(SpecModel):
     """Checks made before any pod of a new revision is created."""
     rollback_window: RollbackWindow | None = None
     """Going back to one of the last N revisions skips steps and analysis."""
+    webhooks: list[Webhook] = []
+    """HTTP endpoints the update waits for (pre-rollout, pre-promotion, post-promotion),
+    that may roll it back (rollback), or that approve it (approval)."""
 
     @field_validator("restart_at")
     @classmethod
@@ -398,6 +408,10 @@ class RolloutSpec(SpecModel):
                 # "field: reason" lets parse_rollout point at spec.selector, not all of spec.
                 "selector: does not match template.metadata.labels; the pods would not be selected"
             )
+        names = [w.name for w in self.webhooks]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"webhooks: names must be unique (repeated: {', '.join(repeated)})")
         blue_green = self.strategy.blue_green
         count = blue_green.preview_replica_count if blue_green is not None else None
         if count is not None and count > self.replicas:

@@ -42,6 +42,7 @@ class PauseReason(StrEnum):
     ERROR_BUDGET = "ErrorBudgetExhausted"  # the release gate is closed: the update has not started
     USER_PAUSE = "UserPause"  # spec.paused
     BLUE_GREEN_PAUSE = "BlueGreenPause"  # the preview is ready: waiting to switch (promote/timer)
+    AWAITING_APPROVAL = "AwaitingApproval"  # an approval gate: promote, or approval webhooks
 
 
 class PauseCondition(StatusModel):

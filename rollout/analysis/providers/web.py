@@ -26,7 +26,7 @@ from jsonpath_ng.ext.parser import parse as parse_jsonpath
 from pydantic import BaseModel
 
 from rollout.analysis.provider import MeasureContext, Observation, Outcome
-from rollout.models.analysis import WebMetric
+from rollout.models.analysis import Header, WebMetric
 from rollout.models.analysis_status import Measurement
 
 QUOTED = 200
@@ -96,6 +96,30 @@ def classify(data: Any, json_path: str) -> Observation:
     return Observation(Outcome.VALUE, value=value, display=_compact(value))
 
 
+def resolve_headers(
+    given: list[Header], ctx: MeasureContext, secrets: list[str]
+) -> list[tuple[str, str]] | Observation:
+    """(name, value) pairs, values read from Secrets as needed (appended to `secrets`, to be
+    scrubbed from any message); an ERROR observation for a header that cannot be sent."""
+    headers: list[tuple[str, str]] = []
+    for header in given:
+        if header.value is not None:
+            value = header.value
+        elif header.value_from is not None and header.value_from.secret_key_ref is not None:
+            ref = header.value_from.secret_key_ref
+            value = ctx.secret(ref.name, ref.key)
+            secrets.append(value)
+        else:
+            return error(
+                f"header {header.name}: only value and valueFrom.secretKeyRef are supported",
+                secrets,
+            )
+        if any(c in value for c in _FORBIDDEN_IN_HEADERS):
+            return error(f"header {header.name}: the value contains a line break", secrets)
+        headers.append((header.name, value))
+    return headers
+
+
 class WebProvider:
     """Measures a `web` metric: GET or POST `url`, then `jsonPath` into the JSON answer."""
 
@@ -113,22 +137,9 @@ class WebProvider:
             raise TypeError(f"expected WebMetric, got {type(config).__name__}")
         where = shown_url(config.url)
         secrets: list[str] = []
-        headers: list[tuple[str, str]] = []
-        for header in config.headers:
-            if header.value is not None:
-                value = header.value
-            elif header.value_from is not None and header.value_from.secret_key_ref is not None:
-                ref = header.value_from.secret_key_ref
-                value = ctx.secret(ref.name, ref.key)
-                secrets.append(value)
-            else:
-                return _error(
-                    f"header {header.name}: only value and valueFrom.secretKeyRef are supported",
-                    secrets,
-                )
-            if any(c in value for c in _FORBIDDEN_IN_HEADERS):
-                return _error(f"header {header.name}: the value contains a line break", secrets)
-            headers.append((header.name, value))
+        headers = resolve_headers(config.headers, ctx, secrets)
+        if isinstance(headers, Observation):
+            return headers
         if config.body is not None and not any(n.lower() == "content-type" for n, _ in headers):
             headers.append(("Content-Type", "application/json"))
         verify: ssl.SSLContext | bool = True
@@ -142,45 +153,36 @@ class WebProvider:
                 try:
                     verify = ssl.create_default_context(cadata=pem)
                 except (ssl.SSLError, ValueError) as exc:
-                    return _error(
+                    return error(
                         f"tls.caSecret {tls.ca_secret.name}/{tls.ca_secret.key} is not a PEM CA "
                         f"bundle ({type(exc).__name__})",
                         secrets,
                     )
             if tls.server_name:
                 extensions["sni_hostname"] = tls.server_name
-        try:
-            with (
-                httpx.Client(verify=verify, timeout=float(config.timeout)) as client,
-                client.stream(
-                    config.method,
-                    config.url,
-                    headers=headers,
-                    content=config.body.encode() if config.body is not None else None,
-                    extensions=extensions,
-                ) as response,
-            ):
-                body = _read_limited(response)
-        except httpx.TimeoutException:
-            return _error(f"{where} did not answer within {config.timeout}s", secrets, config.url)
-        except httpx.ConnectError as exc:
-            return _error(f"cannot connect to {where}: {exc}", secrets, config.url)
-        except httpx.UnsupportedProtocol:
-            return _error(f"{where}: the URL needs http:// or https://", secrets, config.url)
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            return _error(f"request to {where} failed: {exc}", secrets, config.url)
-        except _TooLargeError:
-            return _error(f"the answer from {where} is larger than {MAX_BODY} bytes", secrets)
+        answer = send(
+            config.method,
+            config.url,
+            headers=headers,
+            content=config.body.encode() if config.body is not None else None,
+            timeout=config.timeout,
+            secrets=secrets,
+            verify=verify,
+            extensions=extensions,
+        )
+        if isinstance(answer, Observation):
+            return answer
+        response, body = answer
         status = response.status_code
         text = body.decode(response.encoding or "utf-8", errors="replace")
         if status >= 400:
             quoted = text.strip()[:QUOTED] or "(empty body)"
-            return _error(f"{where} answered HTTP {status}: {quoted}", secrets, config.url)
+            return error(f"{where} answered HTTP {status}: {quoted}", secrets, config.url)
         try:
             data = json.loads(text)
         except ValueError:
             quoted = text.strip()[:80] or "(empty body)"
-            return _error(
+            return error(
                 f"the answer from {where} (HTTP {status}, "
                 f"{response.headers.get('content-type', 'no content type')}) is not JSON: {quoted}",
                 secrets,
@@ -188,29 +190,63 @@ class WebProvider:
             )
         found = classify(data, config.json_path)
         if found.outcome is Outcome.ERROR:
-            return _error(found.message, secrets)
+            return error(found.message, secrets)
         return found
 
     def terminate(self, config: BaseModel, ctx: MeasureContext, running: Measurement) -> None:
         """Nothing to stop: a web measurement is never left Running."""
 
 
-class _TooLargeError(Exception):
+def send(
+    method: str,
+    url: str,
+    *,
+    headers: list[tuple[str, str]],
+    content: bytes | None,
+    timeout: float,
+    secrets: list[str],
+    verify: ssl.SSLContext | bool = True,
+    extensions: dict[str, Any] | None = None,
+) -> tuple[httpx.Response, bytes] | Observation:
+    """One request: the response and its body (at most MAX_BODY), or an ERROR observation that
+    names the URL (without secrets) and what went wrong."""
+    where = shown_url(url)
+    try:
+        with (
+            httpx.Client(verify=verify, timeout=float(timeout)) as client,
+            client.stream(
+                method, url, headers=headers, content=content, extensions=extensions or {}
+            ) as response,
+        ):
+            return response, read_limited(response)
+    except httpx.TimeoutException:
+        return error(f"{where} did not answer within {timeout}s", secrets, url)
+    except httpx.ConnectError as exc:
+        return error(f"cannot connect to {where}: {exc}", secrets, url)
+    except httpx.UnsupportedProtocol:
+        return error(f"{where}: the URL needs http:// or https://", secrets, url)
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        return error(f"request to {where} failed: {exc}", secrets, url)
+    except TooLargeError:
+        return error(f"the answer from {where} is larger than {MAX_BODY} bytes", secrets)
+
+
+class TooLargeError(Exception):
     """The answer exceeded MAX_BODY."""
 
 
-def _read_limited(response: httpx.Response) -> bytes:
+def read_limited(response: httpx.Response) -> bytes:
     chunks: list[bytes] = []
     size = 0
     for chunk in response.iter_bytes():
         size += len(chunk)
         if size > MAX_BODY:
-            raise _TooLargeError
+            raise TooLargeError
         chunks.append(chunk)
     return b"".join(chunks)
 
 
-def _error(message: str, secrets: list[str], url: str | None = None) -> Observation:
+def error(message: str, secrets: list[str], url: str | None = None) -> Observation:
     """An ERROR whose message carries neither a secret value nor the full URL."""
     if url:
         message = message.replace(url, shown_url(url))

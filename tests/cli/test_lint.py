@@ -82,8 +82,8 @@ def test_a_directory_is_searched_and_other_kinds_are_skipped(
     assert out[0].startswith(f"{broken}:")
     assert out[0].endswith(
         "(document 1): spec.strategy.canary.steps[4]: a step has exactly one "
-        "of setWeight, pause, setCanaryScale, analysis, setHeaderRoute or setMirrorRoute "
-        "(found: none)"
+        "of setWeight, pause, setCanaryScale, analysis, setHeaderRoute, setMirrorRoute "
+        "or confirm (found: none)"
     )
     assert out[1] == "1 problem in 1 document; 1 Rollout valid; 2 other documents skipped"
     assert code == 1

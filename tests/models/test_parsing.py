@@ -151,7 +151,7 @@ INVALID = {
         set_at(f"{STEPS}.1", {"pause": {}, "setWeigth": 3}),
         "spec.strategy.canary.steps[1].setWeigth",
         "unknown field (allowed here: setWeight, pause, setCanaryScale, analysis, "
-        "setHeaderRoute, setMirrorRoute); "
+        "setHeaderRoute, setMirrorRoute, confirm); "
         "did you mean setWeight?",
     ),
     # weights
@@ -180,7 +180,7 @@ INVALID = {
         set_at(f"{STEPS}.1", {}),
         "spec.strategy.canary.steps[1]",
         "a step has exactly one of setWeight, pause, setCanaryScale, analysis, "
-        "setHeaderRoute or setMirrorRoute (found: none)",
+        "setHeaderRoute, setMirrorRoute or confirm (found: none)",
     ),
     "pause-duration": (
         set_at(f"{STEPS}.1", {"pause": {"duration": "soon"}}),

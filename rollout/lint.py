@@ -22,7 +22,9 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from rollout import service_check
 from rollout.errors import SpecError, SpecProblem
 from rollout.models import API_VERSION, KIND, Rollout
 from rollout.parsing import (
@@ -47,6 +49,10 @@ class LintReport:
     rollouts_invalid: int = 0
     templates_valid: int = 0  # AnalysisTemplate / ClusterAnalysisTemplate
     skipped: int = 0  # documents of other kinds
+    rollouts: list[tuple[Rollout, Document, str]] = field(default_factory=list)
+    """Valid Rollouts with their document and file, for the checks across documents."""
+    services: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    """(namespace, name) -> Service found among the documents."""
 
     @property
     def ok(self) -> bool:
@@ -94,7 +100,27 @@ def lint_report(paths: Sequence[str]) -> LintReport:
             _lint_directory(path, report)
         else:
             _lint_file(path, report, explicit=True)
+    _check_services(report)
     return report
+
+
+def _check_services(report: LintReport) -> None:
+    """A Service named by a Rollout and found among the documents must select its pods."""
+    for rollout, doc, label in report.rollouts:
+        namespace = rollout.metadata.namespace or ""
+        found = {name: obj for (ns, name), obj in report.services.items() if ns == namespace}
+        template = rollout.spec.template
+        if template is None:
+            continue  # workloadRef: the pod labels live in a Deployment lint may not see
+        wrong = service_check.problems(rollout, template.metadata.labels, found)
+        for path, why in wrong:
+            line = doc.line_of(path)
+            report.problems.append(
+                SpecProblem(path, why, file=label, document=doc.index, line=line)
+            )
+        if wrong:
+            report.rollouts_valid -= 1
+            report.rollouts_invalid += 1
 
 
 def _lint_directory(directory: Path, report: LintReport) -> None:
@@ -170,6 +196,11 @@ def _lint_documents(text: str, label: str, report: LintReport, *, explicit: bool
             _check(doc, label, report)
         else:
             others.append(doc)
+            data = doc.data
+            meta = data.get("metadata")
+            if data.get("kind") == "Service" and isinstance(meta, dict) and meta.get("name"):
+                key = (str(meta.get("namespace") or ""), str(meta["name"]))
+                report.services[key] = data
     if explicit and not rollouts and not problems:
         if not documents:
             reason = "the file has no documents; expected a Rollout"
@@ -190,6 +221,7 @@ def _check(doc: Document, label: str, report: LintReport) -> None:
     else:
         if isinstance(parsed, Rollout):
             report.rollouts_valid += 1
+            report.rollouts.append((parsed, doc, label))
         else:
             report.templates_valid += 1
 

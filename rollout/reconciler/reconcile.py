@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from rollout import service_check
 from rollout.analysis.preflight import run_preflight
 from rollout.engine import Decision, Inputs, decide, decide_invalid, revision_hash
 from rollout.engine.analysis import AnalysisInputs
@@ -161,10 +162,17 @@ class RolloutReconciler:
             return now + timedelta(seconds=ROUTING_RETRY_SECONDS)
         strategy = rollout.spec.strategy
         service_names = [s for s in (strategy.stable_service, strategy.canary_service) if s]
+        services = {s: self._caches.services.get(namespace, s) for s in service_names}
+        wrong = service_check.problems(
+            rollout, (template.get("metadata") or {}).get("labels") or {}, services
+        )
+        if wrong:
+            message = "; ".join(f"{path}: {why}" for path, why in wrong)
+            return self._persist(raw, status, decide_invalid(status, generation, message, now), now)
         world = build_world(
             rollout,
             self._caches.deployments.by_index(namespace, name),
-            {s: self._caches.services.get(namespace, s) for s in service_names},
+            services,
             routing=routing,
             workload=self._workload(rollout),
         )

@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from rollout import labels
+from rollout.cli import render_bluegreen as bluegreen
 from rollout.cli.render_analysis import analysis_lines
 from rollout.kube.client import Obj
 from rollout.models.time import parse_time
@@ -52,6 +53,11 @@ def step_text(step: Obj) -> str:
         return f"pause {duration}" if duration is not None else "pause (until promoted)"
     if "setCanaryScale" in step:
         return f"setCanaryScale {json.dumps(step['setCanaryScale'])}"
+    if "confirm" in step:
+        gate = step["confirm"] or {}
+        timeout = gate.get("timeout")
+        limit = f"; {gate.get('onTimeout', 'Abort')} after {timeout}" if timeout else ""
+        return f"confirm (promote or approval webhooks{limit})"
     if "analysis" in step:
         names = [t.get("templateName", "?") for t in step["analysis"].get("templates", [])]
         return f"analysis {', '.join(names)}"
@@ -59,6 +65,8 @@ def step_text(step: Obj) -> str:
 
 
 def step_column(rollout: Obj) -> str:
+    if bluegreen.blue_green_spec(rollout) is not None:
+        return "-"  # no steps: `rollout get` shows its stages
     steps = steps_of(rollout)
     index = (rollout.get("status") or {}).get("currentStepIndex")
     if index is None or not steps:
@@ -71,6 +79,8 @@ def step_column(rollout: Obj) -> str:
 
 
 def canary_weight(rollout: Obj) -> str:
+    if bluegreen.blue_green_spec(rollout) is not None:
+        return bluegreen.weight_column(rollout)
     weights = ((rollout.get("status") or {}).get("canary") or {}).get("weights") or {}
     weight = (weights.get("canary") or {}).get("weight")
     return "-" if weight is None else f"{weight}%"
@@ -105,20 +115,44 @@ def _routing_text(spec: Obj) -> str:
     return f"traffic routed by {routers[0]}" if routers else "weights follow pod counts"
 
 
+def _step_lines(rollout: Obj) -> list[str]:
+    status = rollout.get("status") or {}
+    steps = steps_of(rollout)
+    index = status.get("currentStepIndex")
+    updating = status.get("currentRevision") != status.get("stableRevision")
+    lines = ["Steps:"]
+    if not steps:
+        lines.append("  (none: a new revision is rolled out at once)")
+    for i, step in enumerate(steps):
+        done = index is not None and (i < index or not updating)
+        marker = ">" if updating and i == index else " "
+        mark = "done" if done else ("<- current" if marker == ">" else "")
+        lines.append(f"  {marker} {i + 1}. {step_text(step):<28} {mark}".rstrip())
+    return lines
+
+
 def describe(rollout: Obj, revisions: list[Obj], events: list[Obj]) -> str:
     meta, spec, status = rollout["metadata"], rollout.get("spec") or {}, rollout.get("status") or {}
     stable, current = status.get("stableRevision"), status.get("currentRevision")
     weights = (status.get("canary") or {}).get("weights") or {}
+    blue_green = bluegreen.blue_green_spec(rollout)
+    strategy = (
+        bluegreen.strategy_text(blue_green)
+        if blue_green is not None
+        else f"canary ({_routing_text(spec)})"
+    )
     lines = [
         f"Name:        {meta['name']}",
         f"Namespace:   {meta.get('namespace', '')}",
         f"Phase:       {status.get('phase', '-')}",
         f"Message:     {status.get('message', '')}",
-        f"Strategy:    canary ({_routing_text(spec)})",
+        f"Strategy:    {strategy}",
         f"Replicas:    desired {spec.get('replicas', '-')}, "
         f"available {status.get('availableReplicas', 0)}",
     ]
-    if weights:
+    if blue_green is not None:
+        lines.extend(bluegreen.header_lines(rollout, revisions))
+    elif weights:
         lines.append(
             f"Traffic:     stable {weights['stable']['weight']}% ({weights['stable']['revision']})"
             f"  canary {weights['canary']['weight']}% ({weights['canary']['revision']})"
@@ -128,17 +162,10 @@ def describe(rollout: Obj, revisions: list[Obj], events: list[Obj]) -> str:
     if status.get("abort"):
         lines.append(f"Aborted:     {status.get('abortMessage', '')}")
 
-    steps = steps_of(rollout)
-    index = status.get("currentStepIndex")
-    updating = current != stable
-    lines.append("Steps:")
-    if not steps:
-        lines.append("  (none: a new revision is rolled out at once)")
-    for i, step in enumerate(steps):
-        done = index is not None and (i < index or not updating)
-        marker = ">" if updating and i == index else " "
-        mark = "done" if done else ("<- current" if marker == ">" else "")
-        lines.append(f"  {marker} {i + 1}. {step_text(step):<28} {mark}".rstrip())
+    if blue_green is not None:
+        lines.extend(bluegreen.stage_lines(rollout))
+    else:
+        lines.extend(_step_lines(rollout))
 
     lines.append("Revisions:")
     rows = [["", "REV", "HASH", "IMAGES", "ROLE", "PODS (available/desired)"]]
@@ -148,7 +175,10 @@ def describe(rollout: Obj, revisions: list[Obj], events: list[Obj]) -> str:
         images = ",".join(
             c.get("image", "?") for c in dep["spec"]["template"]["spec"].get("containers", [])
         )
-        role = "stable" if rev == stable else ("canary" if rev == current else "old")
+        if blue_green is not None:
+            role = bluegreen.role(rev, rollout)
+        else:
+            role = "stable" if rev == stable else ("canary" if rev == current else "old")
         if rev.endswith("-baseline"):
             role = "baseline"
         avail = (dep.get("status") or {}).get("availableReplicas") or 0

@@ -15,6 +15,7 @@ from typing import Any
 from rollout.api import RolloutsAPI
 from rollout.cli.common import add_cluster_options, connect, namespace_of
 from rollout.cli.render import describe, dump, list_rows, step_column
+from rollout.cli.render_bluegreen import blue_green_spec, stage_column
 from rollout.errors import TransientKubeError
 from rollout.kube.client import Obj
 from rollout.models.base import parse_duration
@@ -126,10 +127,12 @@ def run_status(args: argparse.Namespace) -> int:
 
 def _line(rollout: Obj) -> str:
     status = rollout.get("status") or {}
-    return (
-        f"{status.get('phase', 'Unknown')} - step {step_column(rollout)} - "
-        f"{status.get('message', '')}"
+    where = (
+        f"stage {stage_column(rollout)}"
+        if blue_green_spec(rollout) is not None
+        else f"step {step_column(rollout)}"
     )
+    return f"{status.get('phase', 'Unknown')} - {where} - {status.get('message', '')}"
 
 
 def _print_status(rollout: Obj) -> None:

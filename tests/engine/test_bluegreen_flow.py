@@ -299,3 +299,39 @@ def test_outside_the_rollback_window_a_revision_goes_through_the_checks() -> Non
     sim.run(seconds=30, until=lambda s: s.status.phase == Phase.PAUSED)
     assert "waiting for promote" in sim.status.message
     assert not sim.status.fast_rollback
+
+
+def routed(**fields: Any) -> Sim:
+    """Blue-green through a traffic router: the switch is a weight, the Services stay put."""
+    routing = {"istio": {"virtualService": {"name": "demo"}}}
+    sim = Sim(
+        make_rollout(strategy=blue_green(trafficRouting=routing, **fields)),
+        services={ACTIVE: None, PREVIEW: None},
+        traffic_routing=True,
+    )
+    sim.run(until=lambda s: s.status.phase == Phase.HEALTHY)
+    sim.set_image("demo:v2")
+    return sim
+
+
+def test_with_a_router_the_switch_is_one_weight_write_0_to_100() -> None:
+    sim = routed()
+    v1, v2 = sim.status.stable_revision, sim.revision_of("demo:v2")
+    sim.run(seconds=60, until=lambda s: s.status.phase == Phase.HEALTHY)
+    # (canary side, weight, its available pods) per routing write: v1 alone; v2 deployed at
+    # 0; all of it to v2 in one write, once v2 has every pod; then, promoted, the router's
+    # canary side is reset to the new stable (the active Service was pinned to v2 first).
+    assert sim.weight_writes == [(v1, 0, 0), (v2, 0, 0), (v2, 100, 5), (v2, 0, 5)]
+    assert active_pins(sim) == [v1, v2]  # the first deploy, then the new stable
+    assert sim.weights is not None and sim.weights.stable.revision == v2
+
+
+def test_with_a_router_post_promotion_failure_puts_the_weight_back_in_one_write() -> None:
+    sim = routed(postPromotionAnalysis=ANALYSIS)
+    v1, v2 = sim.status.stable_revision, sim.revision_of("demo:v2")
+    sim.metrics = {"post-promotion": (success_rate(),)}
+    sim.observe = scripted([value(0.999), value(0.2)])
+    sim.run(seconds=60, until=lambda s: s.status.phase == Phase.DEGRADED)
+    after = sim.weight_writes[sim.weight_writes.index((v2, 100, 5)) + 1 :]
+    assert after == [(v1, 0, 5)]  # one write: everything back on v1, which has all its pods
+    assert sim.services[ACTIVE] == v1 and sim.status.stable_revision == v1

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from rollout import labels
-from rollout.cli.render import describe, list_rows
+from rollout.cli.render import describe, list_rows, step_text
 from rollout.cli.view_cmd import _line
 from rollout.kube.client import Obj
 from rollout.models import Phase
@@ -475,8 +475,6 @@ def test_before_the_controller_has_seen_it() -> None:
 
 
 def test_a_canary_confirm_step_reads_as_what_opens_it() -> None:
-    from rollout.cli.render import step_text
-
     assert step_text({"confirm": {}}) == "confirm (promote or approval webhooks)"
     assert step_text({"confirm": {"timeout": "1h", "onTimeout": "Wait"}}) == (
         "confirm (promote or approval webhooks; Wait after 1h)"

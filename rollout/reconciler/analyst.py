@@ -31,6 +31,7 @@ from rollout.analysis.gates import (
     release_gate_metrics,
     step_gate_metrics,
     template_runs,
+    webhook_runs,
 )
 from rollout.analysis.provider import MeasureContext, MetricProvider, Observation, Outcome
 from rollout.engine.analysis import AnalysisInputs
@@ -86,6 +87,7 @@ class Analyst:
         step_gate = step_gate_metrics(spec)
         if step_gate:
             metrics[STEP_GATE_RUN] = step_gate
+        metrics.update(webhook_runs(spec))
         return AnalysisInputs(metrics=metrics, errors=errors)
 
     def _metrics(self, rollout: Rollout, analysis: AnalysisStep) -> tuple[Metric, ...]:

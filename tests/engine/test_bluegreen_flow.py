@@ -335,3 +335,18 @@ def test_with_a_router_post_promotion_failure_puts_the_weight_back_in_one_write(
     after = sim.weight_writes[sim.weight_writes.index((v2, 100, 5)) + 1 :]
     assert after == [(v1, 0, 5)]  # one write: everything back on v1, which has all its pods
     assert sim.services[ACTIVE] == v1 and sim.status.stable_revision == v1
+
+
+def test_promote_full_skips_the_pre_promotion_checks_and_the_wait() -> None:
+    sim = started(autoPromotionEnabled=False, prePromotionAnalysis=ANALYSIS)
+    v2 = sim.revision_of("demo:v2")
+    sim.metrics = {"pre-promotion": (success_rate(),)}
+    sim.observe = scripted([NO_DATA])  # it would pause as inconclusive for ever
+    sim.run(seconds=30, until=lambda s: s.status.phase == Phase.PAUSED)
+    sim.request(promote_full=True)
+    sim.run(seconds=20, until=lambda s: s.status.phase == Phase.HEALTHY)
+    assert sim.services[ACTIVE] == v2
+    run = next(r for r in sim.status.analysis_runs if r.name == "pre-promotion")
+    assert "skipped by promote --full" in run.message
+    approved = next(h for h in sim.status.history if h.reason == "PromotionApproved")
+    assert "promote --full" in approved.message

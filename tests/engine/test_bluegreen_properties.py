@@ -1,0 +1,97 @@
+"""Blue-green invariants under random programs of what people and the cluster do (hypothesis),
+with the same operations as the canary's property tests, through both switches (selector and
+router weight). Checked after every reconcile against the world the decision was made from."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from hypothesis import HealthCheck, given, settings
+
+from rollout.engine import PinService, ScaleRevision
+from rollout.models import Phase
+from tests.engine.sim import Sim, make_rollout
+from tests.engine.test_bluegreen_flow import ACTIVE, PREVIEW, blue_green
+from tests.engine.test_properties import PROGRAMS, apply_op, check_invariants
+
+ROUTING = {"istio": {"virtualService": {"name": "demo"}}}
+
+
+def check_blue_green(sim: Sim, world_available: dict[str, int], active_before: str | None) -> None:
+    decision = sim.decisions[-1]
+    for action in decision.actions:
+        # The active Service never moves from a revision with pods to one without.
+        if isinstance(action, PinService) and action.service == ACTIVE:
+            assert world_available.get(action.revision, 0) > 0 or not world_available.get(
+                active_before or "", 0
+            ), f"active moved to {action.revision} with no available pods"
+        # The revision the active Service serves is never scaled down under it.
+        if isinstance(action, ScaleRevision) and action.revision == sim.services[ACTIVE]:
+            assert action.replicas >= sim.rollout.spec.replicas, (
+                f"active revision {action.revision} scaled to {action.replicas}"
+            )
+    status = sim.status
+    # Promoted and aborted at once: never.
+    if status.abort and status.current_revision != status.stable_revision:
+        assert status.blue_green.active_revision == status.stable_revision
+    # Before the switch, the active Service serves the stable revision.
+    if status.blue_green.active_revision == status.stable_revision and not sim.traffic_routing:
+        pinned = sim.services[ACTIVE]
+        assert pinned in (status.stable_revision, active_before), (pinned, status.stable_revision)
+
+
+def run_program(program: list[tuple[str, object]], *, routed: bool) -> None:
+    fields = {"trafficRouting": ROUTING} if routed else {}
+    sim = Sim(
+        make_rollout(strategy=blue_green(**fields), progressDeadlineSeconds=15),
+        services={ACTIVE: None, PREVIEW: None},
+        traffic_routing=routed,
+    )
+    sim.run(until=lambda s: s.status.phase == Phase.HEALTHY)
+    for op in program:
+        changes = apply_op(sim, op)
+        for _ in range(3):
+            prev_phase = sim.status.phase
+            weights = sim.status.canary.weights
+            prev_weight = weights.canary.weight if weights else None
+            world_available = {r: s.available for r, s in sim.revisions.items()}
+            active_before = sim.services[ACTIVE]
+            prev_aborted = (
+                sim.status.abort
+                and sim.status.aborted_at is not None
+                and sim.status.current_revision != sim.status.stable_revision
+            )
+            sim.step()
+            check_invariants(
+                sim,
+                changes=changes,
+                prev_phase=prev_phase,
+                prev_canary_weight=prev_weight,
+                prev_aborted=prev_aborted,
+                world_available=world_available,
+            )
+            check_blue_green(sim, world_available, active_before)
+            sim.now += timedelta(seconds=1)
+
+    # Once people stop (unpaused, promoting when asked), it settles.
+    spec = sim.rollout.spec.model_copy(update={"paused": False})
+    sim.rollout = sim.rollout.model_copy(update={"spec": spec})
+
+    def settled(s: Sim) -> bool:
+        if s.status.phase == Phase.PAUSED:
+            s.promote()
+        return s.status.phase in (Phase.HEALTHY, Phase.DEGRADED)
+
+    sim.run(seconds=600, tick=1, until=settled)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(PROGRAMS)
+def test_blue_green_invariants_with_the_selector_switch(program: list[tuple[str, object]]) -> None:
+    run_program(program, routed=False)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(PROGRAMS)
+def test_blue_green_invariants_with_a_router(program: list[tuple[str, object]]) -> None:
+    run_program(program, routed=True)

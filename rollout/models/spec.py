@@ -19,6 +19,7 @@ from rollout.models.analysis_ref import (
 )
 from rollout.models.base import Duration, IntOrPercent, SpecModel, resolve_int_or_percent
 from rollout.models.bluegreen import BlueGreenStrategy, RollbackWindow
+from rollout.models.notifications import Notification
 from rollout.models.preflight import Preflight
 from rollout.models.slo import RolloutAnalysis
 from rollout.models.time import parse_time
@@ -390,6 +391,9 @@ class RolloutSpec(SpecModel):
     webhooks: list[Webhook] = []
     """HTTP endpoints the update waits for (pre-rollout, pre-promotion, post-promotion),
     that may roll it back (rollback), or that approve it (approval)."""
+    notifications: list[Notification] = []
+    """Where to tell about this rollout's events (started, promoted, aborted ...). Sending never
+    blocks or fails a rollout."""
 
     @field_validator("restart_at")
     @classmethod
@@ -408,10 +412,15 @@ class RolloutSpec(SpecModel):
                 # "field: reason" lets parse_rollout point at spec.selector, not all of spec.
                 "selector: does not match template.metadata.labels; the pods would not be selected"
             )
-        names = [w.name for w in self.webhooks]
-        repeated = sorted({n for n in names if names.count(n) > 1})
-        if repeated:
-            raise ValueError(f"webhooks: names must be unique (repeated: {', '.join(repeated)})")
+        for field, names in (
+            ("webhooks", [w.name for w in self.webhooks]),
+            ("notifications", [n.name for n in self.notifications]),
+        ):
+            repeated = sorted({n for n in names if names.count(n) > 1})
+            if repeated:
+                raise ValueError(
+                    f"{field}: names must be unique (repeated: {', '.join(repeated)})"
+                )
         blue_green = self.strategy.blue_green
         count = blue_green.preview_replica_count if blue_green is not None else None
         if count is not None and count > self.replicas:

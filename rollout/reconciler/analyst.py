@@ -9,7 +9,6 @@ provider's timeout. The measurements go to the engine, which records them in the
 
 from __future__ import annotations
 
-import base64
 import logging
 import re
 import threading
@@ -39,13 +38,14 @@ from rollout.engine.draft import Termination
 from rollout.errors import ConfigError, KubeError, NotFoundError
 from rollout.kube import Kube
 from rollout.kube.client import Obj
-from rollout.kube.kinds import ANALYSIS_TEMPLATES, CLUSTER_ANALYSIS_TEMPLATES, SECRETS, Kind
+from rollout.kube.kinds import ANALYSIS_TEMPLATES, CLUSTER_ANALYSIS_TEMPLATES, Kind
 from rollout.models import Rollout
 from rollout.models.analysis import ARG_REFERENCE, Metric
 from rollout.models.analysis_ref import AnalysisArg, AnalysisStep
 from rollout.models.analysis_status import Measurement, MeasurementPhase, MetricResult
 from rollout.models.resource import AnalysisTemplate
 from rollout.parsing import first_problem
+from rollout.secrets import secret_value
 
 log = logging.getLogger(__name__)
 
@@ -152,20 +152,7 @@ class Analyst:
         return str(value)
 
     def secret(self, namespace: str, name: str, key: str) -> str:
-        try:
-            raw = self._kube.get(SECRETS, name, namespace=namespace)
-        except NotFoundError:
-            raise ConfigError(f"Secret {namespace}/{name} not found") from None
-        except KubeError as err:
-            raise ConfigError(f"Secret {namespace}/{name} could not be read: {err}") from None
-        data = raw.get("data") or {}
-        string_data = raw.get("stringData") or {}
-        if key in data:
-            value = base64.b64decode(data[key]).decode()
-        elif key in string_data:
-            value = str(string_data[key])
-        else:
-            raise ConfigError(f"Secret {namespace}/{name} has no key {key}")
+        value = secret_value(self._kube, namespace, name, key)
         if len(value) >= MIN_SCRUBBED:
             with self._lock:
                 self._hidden.add(value)

@@ -25,6 +25,7 @@ from rollout.errors import ConflictError, KubeError
 from rollout.kube import DEPLOYMENTS, ROLLOUTS, SERVICES, Kube
 from rollout.kube.client import Obj
 from rollout.models import Rollout
+from rollout.notify.sender import Notifier
 from rollout.reconciler.analyst import Analyst
 from rollout.reconciler.informer import Informer
 from rollout.reconciler.queue import WorkQueue
@@ -82,13 +83,20 @@ class Controller:
                 STEP_GATE_PROVIDER: self._gates.step,
             },
         )
+        self.notifier = Notifier(kube)
         self._reconciler = RolloutReconciler(
-            kube, self.caches, clock=clock, router_for=self._router_for, analyst=self._analyst
+            kube,
+            self.caches,
+            clock=clock,
+            router_for=self._router_for,
+            analyst=self._analyst,
+            notifier=self.notifier,
         )
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self, *, sync_timeout: float = 60.0) -> None:
         self._scheduler.start()
+        self.notifier.start()
         for informer in (self.caches.deployments, self.caches.services, self.caches.rollouts):
             informer.start()
         for informer in (self.caches.deployments, self.caches.services, self.caches.rollouts):
@@ -110,6 +118,7 @@ class Controller:
             thread.join(timeout=5)
         self._analyst.close()  # the providers' HTTP connection pools
         self._gates.close()
+        self.notifier.stop()
 
     def run_forever(self) -> None:
         self.start()

@@ -27,6 +27,8 @@ from rollout.kube import DEPLOYMENTS, EVENTS, ROLLOUTS, Kube
 from rollout.kube.client import Obj
 from rollout.models import HistoryEntry, Rollout, RolloutStatus
 from rollout.models.time import format_time
+from rollout.notify.events import notices
+from rollout.notify.sender import Notifier
 from rollout.parsing import parse_rollout
 from rollout.reconciler.analyst import Analyst
 from rollout.reconciler.execute import Executor
@@ -105,9 +107,11 @@ class RolloutReconciler:
         clock: Callable[[], datetime],
         router_for: Callable[[Rollout], TrafficRouter],
         analyst: Analyst | None = None,
+        notifier: Notifier | None = None,
     ) -> None:
         self._kube = kube
         self._analyst = analyst or Analyst(kube)
+        self._notifier = notifier
         self._caches = caches
         self._clock = clock
         self._router_for = router_for
@@ -200,10 +204,36 @@ class RolloutReconciler:
             )
         )
         refresh_at = self._persist(raw, status, decision, now)
+        self._notify(rollout, template, status, decision, now)
         Executor(self._kube, router, remember=self._caches.remember).run(rollout, decision.actions)
         self._analyst.terminate(rollout, resolved, decision.terminations, now)
         times = [t for t in (decision.requeue_at, refresh_at) if t is not None]
         return min(times, default=None)
+
+    def _notify(
+        self,
+        rollout: Rollout,
+        template: dict[str, Any],
+        old: RolloutStatus,
+        decision: Decision,
+        now: datetime,
+    ) -> None:
+        """Hand what this (written) decision tells to the notifier; it sends in the background."""
+        subscriptions = rollout.spec.notifications
+        if self._notifier is None or not subscriptions:
+            return
+        containers = (template.get("spec") or {}).get("containers") or []
+        found = notices(
+            namespace=rollout.metadata.namespace or "default",
+            name=rollout.metadata.name,
+            old=old,
+            new=decision.status,
+            entries=decision.events,
+            now=now,
+            images=[str(c.get("image", "")) for c in containers if isinstance(c, dict)],
+        )
+        if found:
+            self._notifier.submit(subscriptions, found)
 
     def _preflight(
         self, rollout: Rollout, template: dict[str, Any], revision: str

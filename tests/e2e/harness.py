@@ -69,6 +69,45 @@ def rollout_doc(
     return body
 
 
+def blue_green_doc(
+    name: str,
+    image: str,
+    *,
+    replicas: int = 3,
+    blue_green: Obj | None = None,
+    annotations: dict[str, str] | None = None,
+    **spec: Any,
+) -> Obj:
+    """A blue-green Rollout behind `<name>-active` / `<name>-preview`, with short delays.
+    `annotations` go on the pod template (the sandbox's readiness knobs)."""
+    strategy: dict[str, Any] = {
+        "activeService": f"{name}-active",
+        "previewService": f"{name}-preview",
+        "scaleDownDelaySeconds": 1,
+        "abortScaleDownDelaySeconds": 1,
+    }
+    strategy.update(blue_green or {})
+    metadata: dict[str, Any] = {"labels": {"app": name}}
+    if annotations:
+        metadata["annotations"] = dict(annotations)
+    body: dict[str, Any] = {
+        "apiVersion": "rollout.dev/v1alpha1",
+        "kind": "Rollout",
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": metadata,
+                "spec": {"containers": [{"name": "app", "image": image}]},
+            },
+            "strategy": {"blueGreen": strategy},
+        },
+    }
+    body["spec"].update(spec)
+    return body
+
+
 class Cluster:
     """A sandbox with our CRDs installed and the helpers tests need."""
 
@@ -84,17 +123,37 @@ class Cluster:
 
     def create(self, name: str, image: str = "app:v1", **kwargs: Any) -> Obj:
         for svc in (f"{name}-stable", f"{name}-canary"):
-            self.kube.create(
-                SERVICES,
-                {
-                    "apiVersion": "v1",
-                    "kind": "Service",
-                    "metadata": {"name": svc},
-                    "spec": {"selector": {"app": name}, "ports": [{"port": 80}]},
-                },
-                namespace=NS,
-            )
+            self.create_service(svc, app=name)
         return self.kube.create(ROLLOUTS, rollout_doc(name, image, **kwargs), namespace=NS)
+
+    def create_blue_green(self, name: str, image: str = "app:v1", **kwargs: Any) -> Obj:
+        """`<name>-active` and `<name>-preview` Services selecting `app: <name>`, and a
+        blue-green Rollout (`blue_green_doc`) using them."""
+        for svc in (f"{name}-active", f"{name}-preview"):
+            self.create_service(svc, app=name)
+        return self.kube.create(ROLLOUTS, blue_green_doc(name, image, **kwargs), namespace=NS)
+
+    def create_service(self, svc: str, *, app: str) -> None:
+        self.kube.create(
+            SERVICES,
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": svc},
+                "spec": {"selector": {"app": app}, "ports": [{"port": 80}]},
+            },
+            namespace=NS,
+        )
+
+    def pinned(self, service: str) -> str | None:
+        """The revision a Service's selector is pinned to (None: not pinned)."""
+        selector = self.kube.get(SERVICES, service, namespace=NS)["spec"]["selector"]
+        revision = selector.get(labels.REVISION)
+        return str(revision) if revision is not None else None
+
+    def blue_green_pins(self, name: str) -> tuple[str | None, str | None]:
+        """(active, preview) revisions."""
+        return self.pinned(f"{name}-active"), self.pinned(f"{name}-preview")
 
     def rollout(self, name: str) -> Obj:
         return self.kube.get(ROLLOUTS, name, namespace=NS)

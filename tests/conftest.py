@@ -9,6 +9,7 @@ import pytest
 
 from rollout.reconciler.controller import Controller
 from tests.e2e.harness import Cluster, in_process_controller
+from tests.http_far import Far, serving
 
 
 @pytest.fixture
@@ -25,3 +26,10 @@ def controller(cluster: Cluster) -> Iterator[Controller]:
     ctl = in_process_controller(cluster)
     yield ctl
     ctl.stop()
+
+
+@pytest.fixture
+def far() -> Iterator[Far]:
+    """A stand-in HTTP endpoint on 127.0.0.1 (a metrics endpoint, a webhook receiver)."""
+    with serving() as f:
+        yield f

@@ -12,9 +12,9 @@ from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
 
-from rollout.models.analysis import Header, SecretKeyRef
 from rollout.models.analysis_ref import dns_name
 from rollout.models.base import SpecModel
+from rollout.models.webhooks import Endpoint
 
 
 class NotificationEvent(StrEnum):
@@ -25,21 +25,6 @@ class NotificationEvent(StrEnum):
     ABORTED = "Aborted"  # rolled back, with the reason
     ANALYSIS_FAILED = "AnalysisFailed"  # an analysis run (or a gate) ended Failed or Error
     COMPLETED = "Completed"  # Healthy again: the release is done
-
-
-class Endpoint(SpecModel):
-    url: str | None = None
-    """Exactly one of url and urlFrom."""
-    url_from: SecretKeyRef | None = None
-    """The URL from a Secret (incoming webhook URLs are credentials)."""
-    headers: list[Header] = []
-    """Headers; values may come from Secrets."""
-
-    @model_validator(mode="after")
-    def _one_url(self) -> Endpoint:
-        if (self.url is None) == (self.url_from is None):
-            raise ValueError("give exactly one of url and urlFrom")
-        return self
 
 
 class SlackEndpoint(Endpoint):

@@ -36,18 +36,29 @@ class WebhookType(StrEnum):
     """Polled by approval gates: they open once every approval webhook answers 2xx."""
 
 
-class Webhook(SpecModel):
+class Endpoint(SpecModel):
+    """Where to POST: a URL, or a URL kept in a Secret, and headers."""
+
+    url: str | None = None
+    """Exactly one of url and urlFrom."""
+    url_from: SecretKeyRef | None = None
+    """The URL from a Secret (a URL with a token in it stays out of the spec)."""
+    headers: list[Header] = []
+    """Headers; values may come from Secrets."""
+
+    @model_validator(mode="after")
+    def _one_url(self) -> Endpoint:
+        if (self.url is None) == (self.url_from is None):
+            raise ValueError("give exactly one of url and urlFrom")
+        return self
+
+
+class Webhook(Endpoint):
     """An HTTP endpoint called with a JSON body: name, namespace, type, revision,
     stableRevision, time and `metadata`."""
 
     name: str
     type: WebhookType
-    url: str | None = None
-    """The endpoint. Exactly one of url and urlFrom."""
-    url_from: SecretKeyRef | None = None
-    """The endpoint, from a Secret (a URL with a token in it stays out of the spec)."""
-    headers: list[Header] = []
-    """Headers; values may come from Secrets."""
     timeout: Annotated[Duration, Field(ge=1)] = 10
     """Seconds to wait for an answer."""
     retries: Annotated[int, Field(ge=0, le=100)] = 2
@@ -62,12 +73,6 @@ class Webhook(SpecModel):
     @classmethod
     def _name(cls, value: str) -> str:
         return dns_name(value)
-
-    @model_validator(mode="after")
-    def _one_url(self) -> Webhook:
-        if (self.url is None) == (self.url_from is None):
-            raise ValueError(f"webhook {self.name}: give exactly one of url and urlFrom")
-        return self
 
 
 class OnTimeout(StrEnum):

@@ -30,12 +30,6 @@ QUERY_SECRET = "q-5ecret-88aa"
 SERVER_NAME = "metrics.test"
 
 
-@pytest.fixture
-def far() -> Iterator[Far]:
-    with serving() as f:
-        yield f
-
-
 @dataclass(frozen=True)
 class Certs:
     ca_pem: str

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import socket
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,16 +15,10 @@ from rollout.analysis.provider import MeasureContext, Observation, Outcome
 from rollout.analysis.providers.webhook import WebhookProvider
 from rollout.errors import ConfigError
 from rollout.models.webhooks import Webhook
-from tests.http_far import Far, serving
+from tests.http_far import Far
 
 TOKEN = "hook-t0ken-9f2c"
 NOW = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def far() -> Iterator[Far]:
-    with serving() as f:
-        yield f
 
 
 def ctx(secrets: dict[tuple[str, str], str] | None = None) -> MeasureContext:

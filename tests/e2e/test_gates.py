@@ -7,22 +7,15 @@ from __future__ import annotations
 import json
 import socket
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from rollout.kube import SERVICES
 from tests.e2e.harness import NS, Cluster
-from tests.http_far import Far, serving
+from tests.http_far import Far
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("controller")]
-
-
-@pytest.fixture
-def far() -> Iterator[Far]:
-    with serving() as f:
-        yield f
 
 
 def closed_port() -> int:

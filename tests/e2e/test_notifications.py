@@ -6,21 +6,14 @@ from __future__ import annotations
 import json
 import socket
 import time
-from collections.abc import Iterator
 
 import pytest
 
 from rollout.reconciler.controller import Controller
 from tests.e2e.harness import NS, Cluster
-from tests.http_far import Far, serving
+from tests.http_far import Far
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def far() -> Iterator[Far]:
-    with serving() as f:
-        yield f
 
 
 def events(far: Far, path: str) -> list[str]:

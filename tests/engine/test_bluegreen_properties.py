@@ -4,20 +4,21 @@ router weight). Checked after every reconcile against the world the decision was
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from hypothesis import HealthCheck, given, settings
 
 from rollout.engine import PinService, ScaleRevision
 from rollout.models import Phase
 from tests.engine.sim import Sim, make_rollout
 from tests.engine.test_bluegreen_flow import ACTIVE, PREVIEW, blue_green
-from tests.engine.test_properties import PROGRAMS, apply_op, check_invariants
+from tests.engine.test_properties import PROGRAMS, drive
 
 ROUTING = {"istio": {"virtualService": {"name": "demo"}}}
 
 
-def check_blue_green(sim: Sim, world_available: dict[str, int], active_before: str | None) -> None:
+def check_blue_green(
+    sim: Sim, world_available: dict[str, int], pins: dict[str, str | None]
+) -> None:
+    active_before = pins[ACTIVE]
     decision = sim.decisions[-1]
     for action in decision.actions:
         # The active Service never moves from a revision with pods to one without.
@@ -48,30 +49,7 @@ def run_program(program: list[tuple[str, object]], *, routed: bool) -> None:
         traffic_routing=routed,
     )
     sim.run(until=lambda s: s.status.phase == Phase.HEALTHY)
-    for op in program:
-        changes = apply_op(sim, op)
-        for _ in range(3):
-            prev_phase = sim.status.phase
-            weights = sim.status.canary.weights
-            prev_weight = weights.canary.weight if weights else None
-            world_available = {r: s.available for r, s in sim.revisions.items()}
-            active_before = sim.services[ACTIVE]
-            prev_aborted = (
-                sim.status.abort
-                and sim.status.aborted_at is not None
-                and sim.status.current_revision != sim.status.stable_revision
-            )
-            sim.step()
-            check_invariants(
-                sim,
-                changes=changes,
-                prev_phase=prev_phase,
-                prev_canary_weight=prev_weight,
-                prev_aborted=prev_aborted,
-                world_available=world_available,
-            )
-            check_blue_green(sim, world_available, active_before)
-            sim.now += timedelta(seconds=1)
+    drive(sim, program, extra=check_blue_green)
 
     # Once people stop (unpaused, promoting when asked), it settles.
     spec = sim.rollout.spec.model_copy(update={"paused": False})

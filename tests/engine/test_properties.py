@@ -8,6 +8,7 @@ the decision was made from.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 
@@ -117,9 +118,12 @@ def check_invariants(
     assert all(s.replicas >= 0 for s in sim.revisions.values())
 
 
-def run_program(program: list[tuple[str, object]], *, traffic_routing: bool) -> None:
-    sim = Sim(make_rollout(progressDeadlineSeconds=15), traffic_routing=traffic_routing)
-    sim.run(until=lambda s: s.status.phase == Phase.HEALTHY)
+Check = Callable[[Sim, dict[str, int], dict[str, str | None]], None]
+"""An extra invariant: (sim after the step, available pods and Service pins before it)."""
+
+
+def drive(sim: Sim, program: list[tuple[str, object]], *, extra: Check | None = None) -> None:
+    """Apply the program to a Healthy rollout, checking the invariants after every step."""
     for op in program:
         changes = apply_op(sim, op)
         for _ in range(3):  # a few reconciles between operations, time moving a little
@@ -128,6 +132,7 @@ def run_program(program: list[tuple[str, object]], *, traffic_routing: bool) -> 
                 sim.status.canary.weights.canary.weight if sim.status.canary.weights else None
             )
             world_available = {r: s.available for r, s in sim.revisions.items()}
+            pins = dict(sim.services)
             prev_aborted = (
                 sim.status.abort
                 and sim.status.aborted_at is not None
@@ -142,7 +147,15 @@ def run_program(program: list[tuple[str, object]], *, traffic_routing: bool) -> 
                 prev_aborted=prev_aborted,
                 world_available=world_available,
             )
+            if extra is not None:
+                extra(sim, world_available, pins)
             sim.now += timedelta(seconds=1)
+
+
+def run_program(program: list[tuple[str, object]], *, traffic_routing: bool) -> None:
+    sim = Sim(make_rollout(progressDeadlineSeconds=15), traffic_routing=traffic_routing)
+    sim.run(until=lambda s: s.status.phase == Phase.HEALTHY)
+    drive(sim, program)
 
 
 PROGRAMS = st.lists(OPS, min_size=1, max_size=25)

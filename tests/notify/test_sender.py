@@ -10,7 +10,6 @@ import json
 import logging
 import socket
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,17 +22,11 @@ from rollout.models.notifications import Notification, NotificationEvent
 from rollout.notify.events import Notice
 from rollout.notify.sender import Notifier
 from tests.e2e.harness import Cluster
-from tests.http_far import Far, serving
+from tests.http_far import Far
 
 SECRET_PATH = "/hooks/T000/B000/s3cr3t-x9"
 TOKEN = "n0tify-t0ken-77"
 AT = datetime(2026, 12, 2, 10, 30, tzinfo=UTC)
-
-
-@pytest.fixture
-def far() -> Iterator[Far]:
-    with serving() as f:
-        yield f
 
 
 def notice(event: NotificationEvent = NotificationEvent.ABORTED, **fields: Any) -> Notice:

@@ -418,9 +418,7 @@ class RolloutSpec(SpecModel):
         ):
             repeated = sorted({n for n in names if names.count(n) > 1})
             if repeated:
-                raise ValueError(
-                    f"{field}: names must be unique (repeated: {', '.join(repeated)})"
-                )
+                raise ValueError(f"{field}: names must be unique (repeated: {', '.join(repeated)})")
         blue_green = self.strategy.blue_green
         count = blue_green.preview_replica_count if blue_green is not None else None
         if count is not None and count > self.replicas:

@@ -91,6 +91,11 @@ def decide(inputs: Inputs) -> Decision:
     #    active Service from the switch to the end of promotion (a router switches by weight).
     if strategy.stable_service:
         active = stable if inputs.traffic_routing else (plan.active or stable)
+        if world.available(active) == 0 and world.available(stable) > 0:
+            # Switched, and its pods stopped serving: back to the stable revision (still at
+            # full size) until they do, as a router's weight goes to 0 for a canary without
+            # pods. The plan switches again once they are back.
+            active = stable
         actions += _pin(inputs, strategy.stable_service, active, serving=True)
 
     # 2. Create missing revisions, then scale up.

@@ -350,3 +350,30 @@ def test_promote_full_skips_the_pre_promotion_checks_and_the_wait() -> None:
     assert "skipped by promote --full" in run.message
     approved = next(h for h in sim.status.history if h.reason == "PromotionApproved")
     assert "promote --full" in approved.message
+
+
+def test_a_switched_revision_that_loses_its_pods_gives_traffic_back_until_they_return() -> None:
+    """Found by the property tests: switched, promotion held by a pause, then every new pod
+    stops being ready. The old revision still runs at full size: traffic goes back to it."""
+    sim = started(postPromotionAnalysis=ANALYSIS)
+    v1, v2 = sim.status.stable_revision, sim.revision_of("demo:v2")
+    sim.metrics = {"post-promotion": (success_rate(count=1),)}
+    sim.observe = scripted([value(0.999)])
+    sim.step()  # v2 deployed
+    sim.step()  # the preview points at it
+    sim.step()  # approved and switched (post-promotion analysis not measured yet)
+    assert sim.services[ACTIVE] == v2 and sim.status.stable_revision == v1
+    sim.rollout = sim.rollout.model_copy(
+        update={"spec": sim.rollout.spec.model_copy(update={"paused": True})}
+    )
+    sim.never_ready.add(v2)
+    sim.settle()  # v2's pods stop being ready
+    decision = sim.step()
+    assert decision.actions[0] == PinService(ACTIVE, v1)
+    assert sim.services[ACTIVE] == v1 and sim.status.stable_revision == v1
+    sim.never_ready.discard(v2)  # they come back: the switch is made again
+    sim.rollout = sim.rollout.model_copy(
+        update={"spec": sim.rollout.spec.model_copy(update={"paused": False})}
+    )
+    sim.run(seconds=30, until=lambda s: s.status.phase == Phase.HEALTHY)
+    assert sim.services[ACTIVE] == v2 and sim.status.stable_revision == v2

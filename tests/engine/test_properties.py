@@ -15,7 +15,7 @@ from datetime import timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rollout.engine import SetWeight
+from rollout.engine import PinService, SetWeight
 from rollout.models import Phase
 from tests.engine.sim import Sim, make_rollout
 
@@ -87,8 +87,13 @@ def check_invariants(
         assert weights.canary.weight + weights.stable.weight == 100
         if weights.canary.weight > 0 and not world_available.get(weights.canary.revision, 0):
             # Pods died under traffic: this very decision must take the traffic away.
+            # A weight back to 0, or (blue-green's selector switch) the stable / active Service
+            # back on the stable revision.
             fixes = [
-                a for a in sim.decisions[-1].actions if isinstance(a, SetWeight) and a.weight == 0
+                a
+                for a in sim.decisions[-1].actions
+                if (isinstance(a, SetWeight) and a.weight == 0)
+                or (isinstance(a, PinService) and a.revision == status.stable_revision)
             ]
             assert fixes, "traffic left on a revision with no available pods"
     for action in sim.decisions[-1].actions:

@@ -76,6 +76,11 @@ def started_pods(core: client.CoreV1Api, ns: str, name: str) -> list[client.V1Po
     return found if found and all(p.status and p.status.phase for p in found) else []
 
 
+def job_status(batch: client.BatchV1Api, ns: str, name: str) -> client.V1JobStatus:
+    """The Job's status; empty until the Job controller has seen the Job (a race to allow)."""
+    return batch.read_namespaced_job(name, ns).status or client.V1JobStatus()
+
+
 def test_defaults_and_generated_selector(batch: client.BatchV1Api, ns: str) -> None:
     created = batch.create_namespaced_job(ns, job("defaults"))
     uid = created.metadata.uid
@@ -113,7 +118,7 @@ def test_succeeding_job_runs_a_pod_then_completes(
     batch: client.BatchV1Api, core: client.CoreV1Api, ns: str
 ) -> None:
     batch.create_namespaced_job(ns, job("ok", annotations={DURATION: "600ms"}))
-    running = wait_until(lambda: batch.read_namespaced_job("ok", ns).status.active == 1 or None)
+    running = wait_until(lambda: job_status(batch, ns, "ok").active == 1 or None)
     assert running
     (pod,) = pods_of(core, ns, "ok")
     assert pod.metadata.name.startswith("ok-")
@@ -172,7 +177,7 @@ def test_completions_with_parallelism(
     most = 0
     deadline = time.monotonic() + 5
     while finished(batch, ns, "par") is None and time.monotonic() < deadline:
-        most = max(most, batch.read_namespaced_job("par", ns).status.active or 0)
+        most = max(most, job_status(batch, ns, "par").active or 0)
         time.sleep(0.02)
     done = wait_until(lambda: finished(batch, ns, "par"))
     assert most == 2  # never more than parallelism, and it does run two at once
@@ -190,7 +195,7 @@ def test_a_deleted_pod_counts_as_failed_and_is_replaced(
         lambda: [p for p in pods_of(core, ns, "lost") if p.metadata.uid != first.metadata.uid]
     )
     assert len(replaced) == 1
-    got = wait_until(lambda: batch.read_namespaced_job("lost", ns).status.failed == 1 or None)
+    got = wait_until(lambda: job_status(batch, ns, "lost").failed == 1 or None)
     assert got
 
 

@@ -32,12 +32,12 @@ from rollout.engine.actions import (
 )
 from rollout.engine.analysis import due as analysis_due
 from rollout.engine.draft import Draft
-from rollout.engine.hashing import revision_hash, stable_hash
+from rollout.engine.hashing import revision_hash
 from rollout.engine.replicas import plan_scaling
+from rollout.engine.revisions import blue_green_at_rest, reset_update, track_revision
 from rollout.engine.summary import summarize
 from rollout.engine.world import BASELINE_SUFFIX, Inputs, baseline_of
 from rollout.models import ScaleDownDeadline
-from rollout.models.status import BlueGreenStatus
 from rollout.models.time import parse_time
 from rollout.models.traffic import SetHeaderRoute, SetMirrorRoute
 from strategies.bluegreen import BlueGreenStrategy
@@ -69,7 +69,7 @@ def decide(inputs: Inputs) -> Decision:
     status.observed_generation = inputs.generation
     revision = revision_hash(inputs.template)
 
-    _track_revision(inputs, draft, revision)
+    track_revision(inputs, draft, revision)
     _handle_abort_requests(inputs, draft)
 
     plan = _plan(inputs, draft)
@@ -199,108 +199,6 @@ def decide(inputs: Inputs) -> Decision:
     )
 
 
-def _track_revision(inputs: Inputs, draft: Draft, revision: str) -> None:
-    status, steps = draft.status, inputs.spec.strategy.steps
-    steps_hash = stable_hash([s.to_dict() for s in steps])
-    if status.stable_revision is None:
-        # The first revision has nothing to be compared with: it is deployed as stable.
-        status.stable_revision = status.current_revision = revision
-        status.current_step_index = len(steps)
-        status.steps_hash = steps_hash
-        status.last_progress_at = draft.now
-        draft.record("Deployed", f"first revision {revision} deployed as stable", revision=revision)
-        return
-    if status.current_revision != revision:
-        previous = status.current_revision
-        if revision == status.stable_revision:
-            draft.record(
-                "RolledBack",
-                f"template is back to stable revision {revision}: no steps run",
-                revision=revision,
-            )
-            status.current_step_index = len(steps)
-        else:
-            superseded = (
-                f"; canary {previous} superseded" if previous != status.stable_revision else ""
-            )
-            draft.record(
-                "NewRevision", f"revision {revision} started{superseded}", revision=revision, step=0
-            )
-            status.current_step_index = 0
-        status.current_revision = revision
-        _reset_update(inputs, draft)
-        if revision != status.stable_revision and _in_rollback_window(inputs, draft, revision):
-            status.fast_rollback = True
-            window = inputs.spec.rollback_window
-            draft.record(
-                "RollbackWindow",
-                f"revision {revision} is one of the last {window.revisions if window else 0} "
-                "revisions (rollbackWindow): no steps, no analysis; it takes traffic as soon "
-                "as its pods are available",
-                revision=revision,
-            )
-    elif (
-        status.steps_hash != steps_hash and revision != status.stable_revision and not status.abort
-    ):
-        draft.record(
-            "StepsChanged",
-            "steps were edited mid-rollout: restarting from step 1",
-            revision=revision,
-            step=0,
-        )
-        status.current_step_index = 0
-        _reset_update(inputs, draft)
-    status.steps_hash = steps_hash
-
-
-def _reset_update(inputs: Inputs, draft: Draft) -> None:
-    status = draft.status
-    gating.end_all(inputs, draft, "superseded")
-    status.analysis_runs = []
-    status.skip_gates = None
-    status.update_started_at = None
-    status.preflight = []
-    status.abort = False
-    status.aborted_at = None
-    status.abort_message = ""
-    status.deadline_exceeded = False
-    status.promote_full = False
-    status.promote_step = None
-    status.pause_conditions = []
-    status.step_started_at = draft.now
-    status.last_progress_at = draft.now
-    status.fast_rollback = False
-    status.blue_green = _blue_green_at_rest(inputs, draft)
-
-
-def _blue_green_at_rest(inputs: Inputs, draft: Draft) -> BlueGreenStatus:
-    """Blue-green's state with no switch under way: both Services on the stable revision."""
-    if inputs.spec.strategy.blue_green is None:
-        return BlueGreenStatus()
-    stable = draft.status.stable_revision
-    return BlueGreenStatus(active_revision=stable, preview_revision=stable)
-
-
-def _in_rollback_window(inputs: Inputs, draft: Draft, revision: str) -> bool:
-    """The revision is one of the last N before the stable one (by revision number) and its
-    Deployment still exists (it may have scaled to 0; then it comes back as fast as pods do)."""
-    window = inputs.spec.rollback_window
-    revisions = inputs.world.revisions
-    stable = revisions.get(draft.status.stable_revision or "")
-    if window is None or not window.revisions or stable is None or revision not in revisions:
-        return False
-    older = sorted(
-        (
-            s
-            for r, s in revisions.items()
-            if s.number < stable.number and not r.endswith(BASELINE_SUFFIX)
-        ),
-        key=lambda s: s.number,
-        reverse=True,
-    )
-    return revision in {s.revision for s in older[: window.revisions]}
-
-
 def _handle_abort_requests(inputs: Inputs, draft: Draft) -> None:
     status = draft.status
     updating = status.current_revision != status.stable_revision
@@ -315,7 +213,7 @@ def _handle_abort_requests(inputs: Inputs, draft: Draft) -> None:
         status.pause_conditions = []
         status.promote_step = None
         status.promote_full = False
-        status.blue_green = _blue_green_at_rest(inputs, draft)
+        status.blue_green = blue_green_at_rest(inputs, draft)
         gating.end_all(inputs, draft, "aborted")
         draft.record(
             "RolloutAborted",
@@ -331,7 +229,7 @@ def _handle_abort_requests(inputs: Inputs, draft: Draft) -> None:
             step=0,
         )
         status.current_step_index = 0
-        _reset_update(inputs, draft)
+        reset_update(inputs, draft)
 
 
 def _plan(inputs: Inputs, draft: Draft) -> _Plan:
@@ -424,7 +322,7 @@ def _promote(inputs: Inputs, draft: Draft) -> None:
     status.stable_revision = status.current_revision
     status.pause_conditions = []
     status.fast_rollback = False
-    status.blue_green = _blue_green_at_rest(inputs, draft)
+    status.blue_green = blue_green_at_rest(inputs, draft)
     draft.record(
         "Promoted",
         f"revision {status.current_revision} is stable; {old} scales down in {delay}s",

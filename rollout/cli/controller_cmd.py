@@ -29,6 +29,19 @@ def register(subparsers: Any) -> None:
         help="on exit, write reconcile count, latency percentiles and API requests by verb "
         "here as JSON (for benchmarks); SIGUSR1 resets those counters",
     )
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=8090,
+        metavar="PORT",
+        help="serve Prometheus metrics on http://ADDRESS:PORT/metrics (default 8090; 0: none)",
+    )
+    parser.add_argument(
+        "--metrics-address",
+        default="0.0.0.0",
+        metavar="ADDRESS",
+        help="the address to serve metrics on (default 0.0.0.0: every interface)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -39,7 +52,13 @@ def run(args: argparse.Namespace) -> int:
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     kube = connect(args)
-    controller = Controller(kube, namespace=args.namespace, workers=args.workers)
+    controller = Controller(
+        kube,
+        namespace=args.namespace,
+        workers=args.workers,
+        metrics_port=args.metrics_port or None,  # on the command line 0 means none
+        metrics_address=args.metrics_address,
+    )
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

@@ -5,6 +5,8 @@ in-cluster config, auth and TLS all as the client does them) but keep objects as
 deserialising into the generated model classes is slow and loses unknown fields.
 
 Every failure becomes one of our `KubeError`s (see rollout.errors), carrying the verb and target.
+Every request is reported to the request observers (the controller's metrics count them by
+verb, resource, subresource and HTTP code).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import json
 import logging
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -42,6 +44,9 @@ _CONTENT_TYPES = {
     "strategic": "application/strategic-merge-patch+json",
 }
 Obj = dict[str, Any]
+RequestObserver = Callable[[str, str, str, int], None]
+"""(verb, resource, subresource or "", HTTP code or 0 for no answer), after each request.
+Called on the requesting thread: it must be quick and must not raise."""
 
 
 @dataclass(frozen=True)
@@ -57,7 +62,8 @@ class Kube:
         self._api = api_client
         self._timeout = request_timeout
         self._lock = threading.Lock()
-        self.requests: Counter[str] = Counter()  # verb -> count, for metrics and benchmarks
+        self.requests: Counter[str] = Counter()  # verb -> count, for benchmarks
+        self._observers: tuple[RequestObserver, ...] = ()
 
     @classmethod
     def from_config(cls, *, kubeconfig: str | None = None, context: str | None = None) -> Kube:
@@ -94,11 +100,20 @@ class Kube:
     def close(self) -> None:
         self._api.close()
 
+    def add_request_observer(self, observer: RequestObserver) -> None:
+        with self._lock:
+            self._observers = (*self._observers, observer)
+
+    def remove_request_observer(self, observer: RequestObserver) -> None:
+        with self._lock:
+            self._observers = tuple(o for o in self._observers if o is not observer)
+
     # -- verbs -----------------------------------------------------------------------------
     def get(
         self, kind: Kind, name: str, *, namespace: str | None = None, sub: str | None = None
     ) -> Obj:
-        return self._call("get", "GET", kind.path(namespace=namespace, name=name, sub=sub))
+        path = kind.path(namespace=namespace, name=name, sub=sub)
+        return self._call("get", "GET", path, target=(kind.plural, sub))
 
     def list(
         self,
@@ -110,11 +125,13 @@ class Kube:
     ) -> tuple[builtins.list[Obj], str]:
         """Items and the list's resourceVersion (to watch from)."""
         query = _query(labelSelector=label_selector, fieldSelector=field_selector)
-        result = self._call("list", "GET", kind.path(namespace=namespace), query=query)
+        path = kind.path(namespace=namespace)
+        result = self._call("list", "GET", path, query=query, target=(kind.plural, None))
         return list(result.get("items") or []), str(result["metadata"].get("resourceVersion", ""))
 
     def create(self, kind: Kind, body: Obj, *, namespace: str | None = None) -> Obj:
-        return self._call("create", "POST", kind.path(namespace=namespace), body=body)
+        path = kind.path(namespace=namespace)
+        return self._call("create", "POST", path, body=body, target=(kind.plural, None))
 
     def replace(
         self, kind: Kind, body: Obj, *, namespace: str | None = None, sub: str | None = None
@@ -122,7 +139,7 @@ class Kube:
         """PUT: guarded by body.metadata.resourceVersion (409 ConflictError when stale)."""
         name = body["metadata"]["name"]
         path = kind.path(namespace=namespace, name=name, sub=sub)
-        return self._call("update", "PUT", path, body=body)
+        return self._call("update", "PUT", path, body=body, target=(kind.plural, sub))
 
     def patch(
         self,
@@ -137,7 +154,12 @@ class Kube:
         """A merge patch carrying metadata.resourceVersion is guarded like a PUT."""
         path = kind.path(namespace=namespace, name=name, sub=sub)
         return self._call(
-            "patch", "PATCH", path, body=patch, content_type=_CONTENT_TYPES[patch_type]
+            "patch",
+            "PATCH",
+            path,
+            body=patch,
+            content_type=_CONTENT_TYPES[patch_type],
+            target=(kind.plural, sub),
         )
 
     def delete(
@@ -151,7 +173,8 @@ class Kube:
         """`propagation`: what happens to dependents (a batch/v1 Job deleted without one keeps
         its Pods, for compatibility; pass "Background" to remove them)."""
         query = _query(propagationPolicy=propagation)
-        self._call("delete", "DELETE", kind.path(namespace=namespace, name=name), query=query)
+        path = kind.path(namespace=namespace, name=name)
+        self._call("delete", "DELETE", path, query=query, target=(kind.plural, None))
 
     def read_text(
         self,
@@ -165,7 +188,14 @@ class Kube:
     ) -> str:
         """A subresource that answers plain text, such as pods/log."""
         path = kind.path(namespace=namespace, name=name, sub=sub)
-        response = self._send("get", "GET", path, query=query, timeout=timeout or self._timeout)
+        response = self._send(
+            "get",
+            "GET",
+            path,
+            query=query,
+            timeout=timeout or self._timeout,
+            target=(kind.plural, sub),
+        )
         try:
             return bytes(response.read()).decode(errors="replace")
         except (urllib3.exceptions.HTTPError, OSError) as err:
@@ -190,7 +220,14 @@ class Kube:
             allowWatchBookmarks="true",
         )
         path = kind.path(namespace=namespace)
-        response = self._send("watch", "GET", path, query=query, timeout=timeout_seconds + 10)
+        response = self._send(
+            "watch",
+            "GET",
+            path,
+            query=query,
+            timeout=timeout_seconds + 10,
+            target=(kind.plural, None),
+        )
         raw = response.response
         try:
             for line in iter_resp_lines(raw):  # type: ignore[no-untyped-call]
@@ -228,12 +265,15 @@ class Kube:
         body: Any = None,
         content_type: str | None = None,
         timeout: float,
+        target: tuple[str, str | None],
     ) -> Any:
+        """One request; `target` (resource, subresource) is what the observers are told."""
         headers = {"Accept": "application/json"}
         if content_type or body is not None:
             headers["Content-Type"] = content_type or "application/json"
         with self._lock:
             self.requests[verb] += 1
+        code = 0
         try:
             request = self._api.param_serialize(
                 method=method,
@@ -244,10 +284,15 @@ class Kube:
                 auth_settings=["BearerToken"],
             )
             response = self._api.call_api(*request, _request_timeout=timeout)
+            code = response.status
         except k8s.ApiException as err:
-            raise _error(err.status or 0, _body(err.body), verb, path) from None
+            code = err.status or 0
+            raise _error(code, _body(err.body), verb, path) from None
         except (urllib3.exceptions.HTTPError, OSError) as err:
             raise TransientKubeError(f"{verb} {path}: {err}", verb=verb, target=path) from None
+        finally:
+            for observer in self._observers:
+                observer(verb, target[0], target[1] or "", code)
         if not 200 <= response.status < 300:
             raise _error(response.status, _body(response.read()), verb, path)
         return response

@@ -95,6 +95,17 @@ class Notifier:
         self._thread: threading.Thread | None = None
         self._client = httpx.Client(timeout=timeout)
 
+    def snapshot(self) -> Stats:
+        """A copy of the counts, consistent at one moment (for the metrics scrape)."""
+        with self._lock:
+            return Stats(
+                sent=self.stats.sent,
+                failed=self.stats.failed,
+                dropped=self.stats.dropped,
+                retries=self.stats.retries,
+                by_kind=dict(self.stats.by_kind),
+            )
+
     # -- the reconcile side: never blocks ------------------------------------------------------
     def submit(self, subscriptions: list[Notification], notices: list[Notice]) -> None:
         for notice in notices:

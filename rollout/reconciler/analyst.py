@@ -53,6 +53,8 @@ MIN_SCRUBBED = 4
 """Secret values shorter than this are not scrubbed from texts (it would mangle them)."""
 GateMeasurer = Callable[[Rollout, str, MeasureContext, Measurement | None], Observation]
 """(rollout, slo name, context, previous measurement) -> observation, for the SLO gates."""
+MeasurementObserver = Callable[[str, str, str], None]
+"""(run kind, metric provider, phase) of each finished measurement taken (for metrics)."""
 
 
 class Analyst:
@@ -61,8 +63,10 @@ class Analyst:
         kube: Kube,
         *,
         gates: Mapping[str, GateMeasurer] | None = None,
+        on_measurement: MeasurementObserver | None = None,
     ) -> None:
         self._kube = kube
+        self._on_measurement = on_measurement
         self._providers: dict[str, MetricProvider] = {}
         self._gates = dict(gates or {})
         self._lock = threading.Lock()
@@ -183,7 +187,13 @@ class Analyst:
                 if running is not None and running.phase is not MeasurementPhase.RUNNING:
                     running = None
                 ctx = self._context(rollout, run.name, metric, now, builtin_queries)
-                taken[(run.name, metric.name)] = self._take(rollout, metric, ctx, running, now)
+                measurement = self._take(rollout, metric, ctx, running, now)
+                taken[(run.name, metric.name)] = measurement
+                if self._on_measurement is not None and measurement.finished_at is not None:
+                    # A Job still running is polled again; it counts once, when it ends.
+                    self._on_measurement(
+                        run.kind.value, metric.provider.kind, measurement.phase.value
+                    )
         return AnalysisInputs(metrics=resolved.metrics, errors=resolved.errors, measurements=taken)
 
     def _context(

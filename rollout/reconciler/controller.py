@@ -4,6 +4,10 @@ Timers live in APScheduler but are never the source of truth: each reconcile ret
 time the Rollout needs looking at (from timestamps in its status), and the timer is set to that.
 After a restart the first list of Rollouts reconciles every one of them, which sets every timer
 again; nothing is lost with the process.
+
+Metrics (rollout.metrics) live in the controller's own registry; with `metrics_port` set,
+`start()` serves them on `/metrics` (a port that cannot be bound is logged: metrics never stop
+the controller).
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ from rollout.analysis.slo_gates import SLOGates
 from rollout.errors import ConflictError, KubeError
 from rollout.kube import DEPLOYMENTS, ROLLOUTS, SERVICES, Kube
 from rollout.kube.client import Obj
+from rollout.metrics import ControllerMetrics, MetricsServer, StateCollector
+from rollout.metrics.collector import NotificationCollector
+from rollout.metrics.instruments import CONFLICT, CRASH, KUBE_ERROR
 from rollout.models import Rollout
 from rollout.notify.sender import Notifier
 from rollout.reconciler.analyst import Analyst
@@ -48,7 +55,12 @@ class Controller:
         workers: int = 4,
         clock: Callable[[], datetime] = utcnow,
         max_backoff: float = 30.0,
+        metrics_port: int | None = None,
+        metrics_address: str = "0.0.0.0",
     ) -> None:
+        """`metrics_port`: serve /metrics there from `start()` (0: a free one, which the
+        `metrics_port` property then tells); None serves nothing (the metrics are still kept,
+        in `metrics`)."""
         self._kube = kube
         self._workers = workers
         self._max_backoff = max_backoff
@@ -75,6 +87,16 @@ class Controller:
             ),
             services=Informer(kube, SERVICES, namespace=namespace, on_change=self._on_service),
         )
+        self.metrics = ControllerMetrics()
+        self.metrics.registry.register(
+            StateCollector(self.caches.rollouts, self.caches.deployments, self.queue)
+        )
+        kube.add_request_observer(self.metrics.api_request)
+        self._metrics_server = (
+            None
+            if metrics_port is None
+            else MetricsServer(self.metrics.registry, address=metrics_address, port=metrics_port)
+        )
         self._gates = SLOGates()
         self._analyst = Analyst(
             kube,
@@ -82,8 +104,10 @@ class Controller:
                 RELEASE_GATE_PROVIDER: self._gates.release,
                 STEP_GATE_PROVIDER: self._gates.step,
             },
+            on_measurement=self.metrics.measured,
         )
         self.notifier = Notifier(kube)
+        self.metrics.registry.register(NotificationCollector(self.notifier))
         self._reconciler = RolloutReconciler(
             kube,
             self.caches,
@@ -91,10 +115,18 @@ class Controller:
             router_for=self._router_for,
             analyst=self._analyst,
             notifier=self.notifier,
+            metrics=self.metrics,
         )
 
     # -- lifecycle ---------------------------------------------------------------------------
+    @property
+    def metrics_port(self) -> int | None:
+        """The port /metrics is served on (the bound one when 0 was asked), or None."""
+        return self._metrics_server.port if self._metrics_server is not None else None
+
     def start(self, *, sync_timeout: float = 60.0) -> None:
+        self.metrics.set_leader(True)  # until leader election: always the one acting
+        self._start_metrics_server()
         self._scheduler.start()
         self.notifier.start()
         for informer in (self.caches.deployments, self.caches.services, self.caches.rollouts):
@@ -119,6 +151,19 @@ class Controller:
         self._analyst.close()  # the providers' HTTP connection pools
         self._gates.close()
         self.notifier.stop()
+        if self._metrics_server is not None:
+            self._metrics_server.stop()
+        self._kube.remove_request_observer(self.metrics.api_request)
+
+    def _start_metrics_server(self) -> None:
+        if self._metrics_server is None:
+            return
+        try:
+            self._metrics_server.start()
+        except OSError as err:
+            where = f"{self._metrics_server.address}:{self._metrics_server.port}"
+            log.error("metrics: cannot serve on %s (%s); running without /metrics", where, err)
+            self._metrics_server = None
 
     def run_forever(self) -> None:
         self.start()
@@ -204,8 +249,9 @@ class Controller:
             requeue_at = self._reconciler.reconcile(namespace, name)
         except ConflictError as err:
             log.debug("%s: conflict, observing again: %s", key, err)
+            self.metrics.reconcile_failed(CONFLICT)
             self._failures.pop(key, None)
-            self._schedule(key, utcnow() + timedelta(milliseconds=20), kind="retry")
+            self._retry(key, utcnow() + timedelta(milliseconds=20))
             return
         except Exception as err:  # the outer boundary: one bad rollout never stalls the others
             failures = self._failures.get(key, 0) + 1
@@ -213,16 +259,24 @@ class Controller:
             delay = min(0.1 * 2 ** (failures - 1), self._max_backoff)
             if isinstance(err, KubeError):
                 log.warning("%s: %s (retry in %.1fs)", key, err, delay)
+                self.metrics.reconcile_failed(KUBE_ERROR)
             else:
                 log.exception("%s: reconcile failed (retry in %.1fs)", key, delay)
-            self._schedule(key, utcnow() + timedelta(seconds=delay), kind="retry")
+                self.metrics.reconcile_failed(CRASH)
+            self._retry(key, utcnow() + timedelta(seconds=delay))
             return
         finally:
-            self.reconcile_seconds.append(time.perf_counter() - started)
+            seconds = time.perf_counter() - started
+            self.reconcile_seconds.append(seconds)
             self.reconciles += 1
+            self.metrics.reconciled(seconds)
         self._failures.pop(key, None)
         if requeue_at is not None:
             self._schedule(key, requeue_at, kind="timer")
+
+    def _retry(self, key: str, at: datetime) -> None:
+        self.metrics.retried()
+        self._schedule(key, at, kind="retry")
 
     def _schedule(self, key: str, at: datetime, *, kind: str) -> None:
         self._scheduler.add_job(

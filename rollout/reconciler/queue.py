@@ -1,5 +1,6 @@
 """A work queue with per-key serialisation: a key is never reconciled by two workers at once,
-and a key added while it is being worked on is queued again once, after it is done."""
+and a key added while it is being worked on is queued again once, after it is done.
+`adds` counts the adds that queued a key (or marked an active one to come back), for metrics."""
 
 from __future__ import annotations
 
@@ -15,12 +16,20 @@ class WorkQueue:
         self._dirty: set[str] = set()
         self._cond = threading.Condition()
         self._closed = False
+        self._adds = 0
+
+    @property
+    def adds(self) -> int:
+        return self._adds
 
     def add(self, key: str) -> None:
         with self._cond:
             if key in self._active:
+                if key not in self._dirty:
+                    self._adds += 1
                 self._dirty.add(key)
             elif key not in self._queued:
+                self._adds += 1
                 self._queued.add(key)
                 self._queue.append(key)
                 self._cond.notify()

@@ -25,6 +25,7 @@ from rollout.engine.analysis import AnalysisInputs
 from rollout.errors import KubeError, NotFoundError, SpecError
 from rollout.kube import DEPLOYMENTS, EVENTS, ROLLOUTS, Kube
 from rollout.kube.client import Obj
+from rollout.metrics import ControllerMetrics
 from rollout.models import HistoryEntry, Rollout, RolloutStatus
 from rollout.models.time import format_time
 from rollout.notify.events import notices
@@ -108,8 +109,10 @@ class RolloutReconciler:
         router_for: Callable[[Rollout], TrafficRouter],
         analyst: Analyst | None = None,
         notifier: Notifier | None = None,
+        metrics: ControllerMetrics | None = None,
     ) -> None:
         self._kube = kube
+        self._metrics = metrics
         self._analyst = analyst or Analyst(kube)
         self._notifier = notifier
         self._caches = caches
@@ -319,6 +322,10 @@ class RolloutReconciler:
             self._caches.rollouts.write_through(written)
             self._stale_since.pop(key, None)
             raw = written
+            if self._metrics is not None:  # counted once: this status is now the one we read
+                self._metrics.runs_finished(old, decision.status)
+        if self._metrics is not None:
+            self._metrics.decided(decision.events)
         for entry in decision.events:
             self._event(raw, entry)
         return None

@@ -192,6 +192,8 @@ def run(n: int, workdir: Path, router: str = "none") -> dict[str, Any]:
                 "warning",
                 "--stats-file",
                 str(stats_file),
+                "--metrics-address",  # metrics on, as in a cluster, but on loopback only
+                "127.0.0.1",
             ],
             stdout=log,
             stderr=log,

@@ -247,6 +247,10 @@ class ControllerProcess:
                     "2",
                     "--log-level",
                     "warning",
+                    # No metrics port: processes restarted at once, or two test runs on one
+                    # machine, would otherwise compete for the default one.
+                    "--metrics-port",
+                    "0",
                 ],
                 stdout=subprocess.DEVNULL,
                 stderr=log,

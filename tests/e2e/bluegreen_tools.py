@@ -68,13 +68,15 @@ def start_release(cluster: Cluster, **kwargs: Any) -> float:
 def watch_until(
     cluster: Cluster, done: Callable[[], bool], *, timeout: float = 20, what: str = ""
 ) -> list[Sample]:
-    """Poll the Services and the Deployments until `done()`; every sample taken."""
+    """Poll the Services and the Deployments until `done()`; every sample taken, the last one
+    after `done()` held (what changed between the last poll and it is seen too)."""
     samples: list[Sample] = []
     deadline = time.monotonic() + timeout
     while True:
+        finished = done()
         active, preview = cluster.blue_green_pins("app")
         samples.append((active, preview, cluster.replicas("app")))
-        if done():
+        if finished:
             return samples
         if time.monotonic() > deadline:
             status = cluster.status("app")

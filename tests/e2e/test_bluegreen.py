@@ -59,9 +59,10 @@ def test_auto_promotion_previews_then_switches_once_fully_available(
     assert switched and min(switched) > min(growing), samples
     assert all(samples[i][2][v2] == (3, 3) and samples[i][2][v1] == (3, 3) for i in switched)
     assert_active_always_served(samples)
-    # One write each: the preview pinned to v2, the active switched to v2.
-    assert len(writes_to(cluster, "services", PREVIEW, since=since)) == 1
-    assert len(writes_to(cluster, "services", ACTIVE, since=since)) == 1
+    # One write each, the preview first: pinned to v2, then the active switched to v2.
+    (preview_write,) = writes_to(cluster, "services", PREVIEW, since=since)
+    (active_write,) = writes_to(cluster, "services", ACTIVE, since=since)
+    assert preview_write.started < active_write.started
     status = cluster.status("app")
     assert status["blueGreen"]["activeRevision"] == status["blueGreen"]["previewRevision"] == v2
     assert cluster.blue_green_pins("app") == (v2, v2)

@@ -103,7 +103,11 @@ class BlueGreenStrategy:
                 message, abort, at = approval
                 return replace(plan(message), abort=abort, requeue_at=at)
         if size < replicas:
-            return plan(f"promotion approved: growing to full size (0/{replicas})", pods=True)
+            size = replicas  # approved just now: the plan below grows it in this very pass
+            return plan(
+                f"promotion approved: growing to full size ({available}/{replicas} available)",
+                pods=True,
+            )
 
         state.active_revision = canary
         how = "routing weight 0 -> 100" if inputs.traffic_routing else "active Service selector"

@@ -213,12 +213,12 @@ def test_approved_growing_to_full_size_before_the_switch() -> None:
     sim.run(seconds=30, until=lambda s: s.status.phase == Phase.PAUSED)
     sim.slow.add(v2)
     sim.promote()
-    sim.step()
+    sim.step()  # approved, and grown to 5 in the same decision (2 available, +1 per step)
     sim.step()
     out = get(sim)
 
     assert field(out, "Active") == f"{v1} (stable)"
-    assert field(out, "Waiting for") == "new revision pods before the switch (3/5 available)"
+    assert field(out, "Waiting for") == "new revision pods before the switch (4/5 available)"
     assert field(out, "Promotion") == "manual (rollout promote demo); approved"
     assert stages(out)[1] == "> 2. switch (on rollout promote) <- current"
 

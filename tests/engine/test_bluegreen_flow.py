@@ -116,6 +116,9 @@ def test_preview_replica_count_then_full_size_before_the_switch() -> None:
     assert sim.revisions[v2].replicas == 2 and sim.revisions[v1].replicas == 5
     sim.slow.add(v2)  # pods come one per reconcile: the switch must wait for all five
     sim.promote()
+    approving = sim.step()
+    assert sim.revisions[v2].replicas == 5  # grown in the decision that approved it
+    assert "growing to full size (2/5 available)" in approving.status.message
     sizes: list[tuple[int, str | None]] = []
     sim.run(
         seconds=30,

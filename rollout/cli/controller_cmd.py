@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import signal
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -42,22 +43,77 @@ def register(subparsers: Any) -> None:
         metavar="ADDRESS",
         help="the address to serve metrics on (default 0.0.0.0: every interface)",
     )
+    election = parser.add_argument_group("leader election (a coordination.k8s.io/v1 Lease)")
+    election.add_argument(
+        "--leader-elect",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="act only while holding the Lease; replicas without it stand by, caches warm "
+        "(default: on)",
+    )
+    election.add_argument(
+        "--lease-name", default="rollout-controller", help="(default %(default)s)"
+    )
+    election.add_argument(
+        "--lease-namespace", help="(default: the namespace given with -n, else default)"
+    )
+    election.add_argument(
+        "--identity", help="this replica's holder identity (default: hostname-pid)"
+    )
+    election.add_argument(
+        "--lease-duration",
+        type=int,
+        default=15,
+        metavar="SECONDS",
+        help="how long standbys wait on a Lease that stopped being renewed (default 15)",
+    )
+    election.add_argument(
+        "--renew-deadline",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="stop acting when the Lease has not been renewed for this long (default 10)",
+    )
+    election.add_argument(
+        "--retry-period",
+        type=float,
+        default=2.0,
+        metavar="SECONDS",
+        help="how often to renew or try to acquire the Lease (default 2)",
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from rollout.reconciler.controller import Controller  # noqa: PLC0415  (keeps `lint` light)
+    from rollout.reconciler.leader import LeaderElector  # noqa: PLC0415
 
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     kube = connect(args)
+    elector = None
+    if args.leader_elect:
+        try:
+            elector = LeaderElector(
+                kube,
+                name=args.lease_name,
+                namespace=args.lease_namespace or args.namespace or "default",
+                identity=args.identity,
+                lease_duration=args.lease_duration,
+                renew_deadline=args.renew_deadline,
+                retry_period=args.retry_period,
+            )
+        except ValueError as err:
+            print(f"rollout controller: {err}", file=sys.stderr)
+            return 2
     controller = Controller(
         kube,
         namespace=args.namespace,
         workers=args.workers,
         metrics_port=args.metrics_port or None,  # on the command line 0 means none
         metrics_address=args.metrics_address,
+        elector=elector,
     )
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -168,7 +168,7 @@ class ControllerMetrics:
 
     @_never_raises
     def set_leader(self, leader: bool) -> None:
-        """Leader election sets this; until it exists the controller is always the leader."""
+        """1 while this controller leads (always, without leader election)."""
         self._leader.set(1 if leader else 0)
 
     # -- reading -----------------------------------------------------------------------------

@@ -7,7 +7,12 @@ again; nothing is lost with the process.
 
 Metrics (rollout.metrics) live in the controller's own registry; with `metrics_port` set,
 `start()` serves them on `/metrics` (a port that cannot be bound is logged: metrics never stop
-the controller).
+the controller), with `/healthz` and `/readyz` beside them.
+
+With a `LeaderElector` (rollout.reconciler.leader), informers and caches run on every replica
+(a standby is warm) but workers reconcile only while `is_leader()`, checked right before each
+reconcile; work queued meanwhile stays queued, and on gaining leadership every cached Rollout
+is queued once. Without one, the controller always acts.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from rollout.models import Rollout
 from rollout.notify.sender import Notifier
 from rollout.reconciler.analyst import Analyst
 from rollout.reconciler.informer import Informer
+from rollout.reconciler.leader import LeaderElector
 from rollout.reconciler.queue import WorkQueue
 from rollout.reconciler.reconcile import Caches, RolloutReconciler
 from rollout.routing import TrafficRouter
@@ -57,10 +63,14 @@ class Controller:
         max_backoff: float = 30.0,
         metrics_port: int | None = None,
         metrics_address: str = "0.0.0.0",
+        elector: LeaderElector | None = None,
+        heartbeat_timeout: float = 60.0,
     ) -> None:
         """`metrics_port`: serve /metrics there from `start()` (0: a free one, which the
         `metrics_port` property then tells); None serves nothing (the metrics are still kept,
-        in `metrics`)."""
+        in `metrics`). `elector`: act only while it says we lead (None: always act); the
+        controller starts it and, on `stop()`, releases the Lease. `heartbeat_timeout`:
+        /healthz fails when a worker or the elector has not looped for this long."""
         self._kube = kube
         self._workers = workers
         self._max_backoff = max_backoff
@@ -68,6 +78,11 @@ class Controller:
         self._failures: dict[str, int] = {}
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._elector = elector
+        if elector is not None:
+            elector.on_change = self._on_leadership
+        self._heartbeats: dict[str, float] = {}
+        self._heartbeat_timeout = heartbeat_timeout
         self._routers: dict[str, TrafficRouter] = {}
         self._service_users: dict[str, set[str]] = {}
         self._workload_users: dict[str, set[str]] = {}  # workloadRef Deployment -> Rollouts
@@ -95,7 +110,12 @@ class Controller:
         self._metrics_server = (
             None
             if metrics_port is None
-            else MetricsServer(self.metrics.registry, address=metrics_address, port=metrics_port)
+            else MetricsServer(
+                self.metrics.registry,
+                address=metrics_address,
+                port=metrics_port,
+                checks={"/healthz": self.liveness, "/readyz": self.readiness},
+            )
         )
         self._gates = SLOGates()
         self._analyst = Analyst(
@@ -125,7 +145,7 @@ class Controller:
         return self._metrics_server.port if self._metrics_server is not None else None
 
     def start(self, *, sync_timeout: float = 60.0) -> None:
-        self.metrics.set_leader(True)  # until leader election: always the one acting
+        self.metrics.set_leader(self._elector is None)
         self._start_metrics_server()
         self._scheduler.start()
         self.notifier.start()
@@ -138,6 +158,8 @@ class Controller:
             thread = threading.Thread(target=self._work, name=f"worker-{i}", daemon=True)
             thread.start()
             self._threads.append(thread)
+        if self._elector is not None:
+            self._elector.start()
         log.info("controller started with %d workers", self._workers)
 
     def stop(self) -> None:
@@ -148,6 +170,8 @@ class Controller:
         self._scheduler.shutdown(wait=False)
         for thread in self._threads:
             thread.join(timeout=5)
+        if self._elector is not None:  # after the workers: nothing reconciles once released
+            self._elector.stop(release=True)
         self._analyst.close()  # the providers' HTTP connection pools
         self._gates.close()
         self.notifier.stop()
@@ -164,6 +188,51 @@ class Controller:
             where = f"{self._metrics_server.address}:{self._metrics_server.port}"
             log.error("metrics: cannot serve on %s (%s); running without /metrics", where, err)
             self._metrics_server = None
+
+    # -- leadership and health ---------------------------------------------------------------
+    def is_leader(self) -> bool:
+        return self._elector is None or self._elector.is_leader()
+
+    def _on_leadership(self, leading: bool) -> None:
+        self.metrics.set_leader(leading)
+        if leading:
+            for obj in self.caches.rollouts.all():
+                self._on_rollout(obj)
+
+    def liveness(self) -> tuple[bool, str]:
+        """/healthz: every thread alive and the workers' and elector's loops recent."""
+        if self._stop.is_set():
+            return False, "stopping"
+        now = time.monotonic()
+        for informer in (self.caches.rollouts, self.caches.deployments, self.caches.services):
+            if not informer.alive():
+                return False, f"informer {informer.kind.plural} is not running"
+        for thread in self._threads:
+            if not thread.is_alive():
+                return False, f"{thread.name} is not running"
+            beat = self._heartbeats.get(thread.name, now)
+            if now - beat > self._heartbeat_timeout:
+                return False, f"{thread.name} has not looped for {now - beat:.0f}s"
+        if self._elector is not None and self._elector.alive():
+            beat = self._elector.heartbeat
+            if now - beat > max(self._heartbeat_timeout, 2 * self._elector.retry_period):
+                return False, f"leader elector has not looped for {now - beat:.0f}s"
+        elif self._elector is not None and self._threads:
+            return False, "leader elector is not running"
+        return True, "ok"
+
+    def readiness(self) -> tuple[bool, str]:
+        """/readyz: caches synced and, with leader election, leader or standby known."""
+        for informer in (self.caches.rollouts, self.caches.deployments, self.caches.services):
+            if not informer.synced.is_set():
+                return False, f"{informer.kind.plural} cache not synced"
+        if not self._threads:
+            return False, "workers not started"
+        if self._elector is None:
+            return True, "ok: leader (no leader election)"
+        if not self._elector.state_known:
+            return False, "leader election: state not known yet"
+        return True, "ok: leader" if self._elector.is_leader() else "ok: standby"
 
     def run_forever(self) -> None:
         self.start()
@@ -233,12 +302,20 @@ class Controller:
         return self._routers[name]
 
     def _work(self) -> None:
+        name = threading.current_thread().name
         while not self._stop.is_set():
+            self._heartbeats[name] = time.monotonic()
+            if not self.is_leader():
+                self._stop.wait(0.1)  # a standby leaves the queue alone
+                continue
             key = self.queue.get(timeout=0.5)
             if key is None:
                 continue
             try:
-                self._process(key)
+                if self.is_leader():
+                    self._process(key)
+                else:  # lost since it was taken: it stays queued for when we lead again
+                    self.queue.add(key)
             finally:
                 self.queue.done(key)
 

@@ -70,6 +70,10 @@ class Informer:
     def stop(self) -> None:
         self._stop.set()
 
+    def alive(self) -> bool:
+        """Its list-and-watch thread is running (for the controller's /healthz)."""
+        return self._thread.is_alive()
+
     # -- reading -----------------------------------------------------------------------------
     def get(self, namespace: str | None, name: str) -> Obj | None:
         with self._lock:

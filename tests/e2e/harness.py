@@ -226,11 +226,25 @@ def in_process_controller(cluster: Cluster) -> Controller:
 
 class ControllerProcess:
     """`rollout controller` as a real process, so it can be killed (SIGKILL: no clean-up).
-    Its log goes to a file beside the kubeconfig (a pipe nobody reads could block it)."""
+    Its log goes to a file beside the kubeconfig (a pipe nobody reads could block it).
 
-    def __init__(self, kubeconfig: Path) -> None:
+    Leader election stays on, with a stable `identity`: a process restarted after a SIGKILL
+    holds the same identity as its dead predecessor, so it renews that Lease at once instead
+    of waiting out its duration (as a StatefulSet pod restarted under its name would).
+    `options` are added to the command line."""
+
+    def __init__(
+        self,
+        kubeconfig: Path,
+        *,
+        identity: str = "e2e-controller",
+        options: tuple[str, ...] = (),
+    ) -> None:
         self.kubeconfig = kubeconfig
-        self.log = kubeconfig.with_suffix(".controller.log")
+        self.identity = identity
+        self.options = options
+        suffix = "" if identity == "e2e-controller" else f".{identity}"
+        self.log = kubeconfig.with_suffix(f"{suffix}.controller.log")
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -251,6 +265,9 @@ class ControllerProcess:
                     # machine, would otherwise compete for the default one.
                     "--metrics-port",
                     "0",
+                    "--identity",
+                    self.identity,
+                    *self.options,
                 ],
                 stdout=subprocess.DEVNULL,
                 stderr=log,

@@ -23,8 +23,9 @@ from typing import Any
 
 from rollout import labels
 from rollout.errors import KubeError, NotFoundError, RolloutError
-from rollout.kube import DEPLOYMENTS, EVENTS, ROLLOUTS, Kube
+from rollout.kube import DEPLOYMENTS, EVENTS, ROLLOUTS, Kube, WatchEvent
 from rollout.kube.client import Obj
+from rollout.kube.kinds import ANALYSIS_TEMPLATES, CLUSTER_ANALYSIS_TEMPLATES
 from rollout.models.time import format_time
 
 
@@ -84,6 +85,47 @@ class RolloutsAPI:
                 raise ActionError(f'rollout "{name}" was deleted')
             if event.type in ("ADDED", "MODIFIED"):
                 yield event.object
+
+    # -- list + watch (the dashboard) ----------------------------------------------------------
+    def list_rollouts(self, namespace: str | None) -> tuple[list[Obj], str]:
+        """Every Rollout (of `namespace`, or of all namespaces for None) and the list's
+        resourceVersion, to watch from."""
+        return self.kube.list(ROLLOUTS, namespace=namespace)
+
+    def watch_rollouts(
+        self, namespace: str | None, *, resource_version: str, timeout_seconds: int = 300
+    ) -> Iterator[WatchEvent]:
+        """Rollout events after `resource_version` (BOOKMARKs included, so a resumed watch
+        starts from the newest version seen) until the server ends the stream. Raises
+        GoneError when that version is too old: list again."""
+        return self.kube.watch(
+            ROLLOUTS,
+            namespace=namespace,
+            resource_version=resource_version,
+            timeout_seconds=timeout_seconds,
+        )
+
+    def list_revisions(self, namespace: str | None) -> tuple[list[Obj], str]:
+        """Every revision Deployment (of any Rollout) and the list's resourceVersion."""
+        return self.kube.list(DEPLOYMENTS, namespace=namespace, label_selector=labels.NAME)
+
+    def watch_revisions(
+        self, namespace: str | None, *, resource_version: str, timeout_seconds: int = 300
+    ) -> Iterator[WatchEvent]:
+        """Revision Deployment events after `resource_version`, as `watch_rollouts`."""
+        return self.kube.watch(
+            DEPLOYMENTS,
+            namespace=namespace,
+            resource_version=resource_version,
+            label_selector=labels.NAME,
+            timeout_seconds=timeout_seconds,
+        )
+
+    def analysis_template(self, namespace: str, name: str, *, cluster_scope: bool = False) -> Obj:
+        """An AnalysisTemplate (or, with `cluster_scope`, a ClusterAnalysisTemplate)."""
+        if cluster_scope:
+            return self.kube.get(CLUSTER_ANALYSIS_TEMPLATES, name)
+        return self.kube.get(ANALYSIS_TEMPLATES, name, namespace=namespace)
 
     # -- actions -----------------------------------------------------------------------------
     def pause(self, namespace: str, name: str) -> Obj:

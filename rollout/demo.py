@@ -7,18 +7,23 @@
    deadline and rolls back to v2.
 
 Progress is printed as it happens, one line per change, read from the cluster (not from the
-controller's memory): exactly what `rollout get demo` would show.
+controller's memory): exactly what `rollout get demo` would show. (`rollout demo` on a
+terminal shows the dashboard instead, and drives the same releases from `releases` in the
+background: see rollout.cli.demo_cmd.)
 """
 
 from __future__ import annotations
 
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TextIO
 
 from rollout import labels
 from rollout.api import RolloutsAPI
+from rollout.errors import RolloutError
 from rollout.install import install_crds, wait_established
 from rollout.kube import CRDS, ROLLOUTS, SERVICES, Kind, Kube
 from rollout.kube.client import Obj
@@ -128,11 +133,26 @@ def service(name: str) -> Obj:
     }
 
 
-class Printer:
-    """One line per visible change of the rollout."""
+class DemoStoppedError(RolloutError):
+    """The demo was stopped (its dashboard closed) before its releases were done."""
 
-    def __init__(self, api: RolloutsAPI, out: TextIO, *, mesh: bool = False) -> None:
+    def __init__(self) -> None:
+        super().__init__("the demo was stopped before its releases were done")
+
+
+class Printer:
+    """One line per visible change of the rollout. `stop`, once set, ends the demo's waits."""
+
+    def __init__(
+        self,
+        api: RolloutsAPI,
+        out: TextIO,
+        *,
+        mesh: bool = False,
+        stop: threading.Event | None = None,
+    ) -> None:
         self.api, self.out, self.mesh = api, out, mesh
+        self.stop = stop or threading.Event()
         self.started = time.monotonic()
         self.last: tuple[Any, ...] | None = None
 
@@ -203,7 +223,8 @@ def wait_for(
             on_change(rollout)
         if until(rollout):
             return rollout
-        time.sleep(0.2)
+        if printer.stop.wait(0.2):
+            raise DemoStoppedError
     raise TimeoutError(f"the demo rollout did not get there in {timeout:.0f}s")
 
 
@@ -217,6 +238,15 @@ def phase(name: str) -> Callable[[Obj], bool]:
 
 
 def run_demo(*, out: TextIO = sys.stdout, ready_delay: float = 1.0, mesh: bool = False) -> int:
+    with demo_cluster(ready_delay=ready_delay) as (kube, url):
+        printer = Printer(RolloutsAPI(kube), out, mesh=mesh)
+        printer.line(f"sandbox cluster at {url}; controller started")
+        return releases(printer, mesh=mesh)
+
+
+@contextmanager
+def demo_cluster(*, ready_delay: float = 1.0) -> Iterator[tuple[Kube, str]]:
+    """A sandbox with our CRDs and the controller running on it: (a client, its URL)."""
     from rollout.reconciler.controller import Controller  # noqa: PLC0415
     from rollout.sandbox import start_sandbox  # noqa: PLC0415
 
@@ -226,77 +256,82 @@ def run_demo(*, out: TextIO = sys.stdout, ready_delay: float = 1.0, mesh: bool =
     try:
         install_crds(kube)
         controller.start()
-        api = RolloutsAPI(kube)
-        printer = Printer(api, out, mesh=mesh)
-        printer.line(f"sandbox cluster at {sandbox.url}; controller started")
-        for name in (NAME, f"{NAME}-stable", f"{NAME}-canary"):
-            kube.create(SERVICES, service(name), namespace=NAMESPACE)
-        if mesh:
-            kube.create(CRDS, virtual_service_kind())
-            wait_established(kube, "virtualservices.networking.istio.io")
-            kube.create(VIRTUAL_SERVICES, virtual_service(), namespace=NAMESPACE)
-            printer.line("traffic goes through the Istio VirtualService demo (exact weights)")
-        kube.create(ROLLOUTS, demo_rollout("demo:v1", mesh=mesh), namespace=NAMESPACE)
-        printer.line("created Rollout demo with image demo:v1")
-        wait_for(printer, phase("Healthy"), timeout=60)
-
-        printer.line("== release 1: demo:v2, a good version ==")
-        api.set_image(NAMESPACE, NAME, "app", "demo:v2")
-        promoted: list[int] = []
-
-        def promote_at_manual_pause(rollout: Obj) -> None:
-            status = rollout.get("status") or {}
-            waiting = any(
-                c.get("reason") == "CanaryPauseStep" for c in status.get("pauseConditions") or []
-            )
-            if waiting and status.get("currentStepIndex") == 3 and not promoted:
-                printer.line("-> rollout promote demo   (the demo acts as the person on call)")
-                api.promote(NAMESPACE, NAME)
-                promoted.append(1)
-
-        done = wait_for(
-            printer,
-            lambda r: phase("Healthy")(r) and bool(promoted),
-            timeout=120,
-            on_change=promote_at_manual_pause,
-        )
-        stable_v2 = done["status"]["stableRevision"]
-        wait_for(
-            printer,
-            lambda r: (
-                len([d for d in api.revisions(NAMESPACE, NAME) if d["spec"].get("replicas")]) == 1
-            ),
-            timeout=60,
-        )
-        printer.line(f"v2 is stable (revision {stable_v2}); v1 scaled to 0 after the delay")
-
-        printer.line("== release 2: demo:v3, whose pods never become ready ==")
-        rollout = api.get(NAMESPACE, NAME)
-        template = rollout["spec"]["template"]
-        template["metadata"].setdefault("annotations", {})[NEVER_READY] = "true"
-        template["spec"]["containers"][0]["image"] = "demo:v3"
-        kube.patch(ROLLOUTS, NAME, {"spec": {"template": template}}, namespace=NAMESPACE)
-        failed = wait_for(printer, phase("Degraded"), timeout=60)
-
-        def rolled_back(rollout: Obj) -> bool:
-            for dep in api.revisions(NAMESPACE, NAME):
-                revision = (dep["metadata"].get("labels") or {}).get(labels.REVISION)
-                available = (dep.get("status") or {}).get("availableReplicas") or 0
-                if revision == stable_v2 and available < 5:
-                    return False
-                if revision != stable_v2 and dep["spec"].get("replicas"):
-                    return False
-            return True
-
-        wait_for(printer, rolled_back, timeout=60)
-        ok = failed["status"]["stableRevision"] == stable_v2
-        printer.line(
-            f"rolled back: stable is still {stable_v2}; reason: "
-            f"{failed['status'].get('abortMessage', '')}"
-        )
-        printer.line("demo finished" if ok else "demo FAILED: stable revision changed")
-        return 0 if ok else 1
+        yield kube, sandbox.url
     finally:
         controller.stop()
         kube.close()
         sandbox.stop()
+
+
+def releases(printer: Printer, *, mesh: bool = False) -> int:
+    """The demo's story on a cluster: v1, then a good v2 (promoted at the manual pause), then a
+    v3 that never becomes ready and rolls back. 0 when it ended as it should."""
+    api = printer.api
+    kube = api.kube
+    for name in (NAME, f"{NAME}-stable", f"{NAME}-canary"):
+        kube.create(SERVICES, service(name), namespace=NAMESPACE)
+    if mesh:
+        kube.create(CRDS, virtual_service_kind())
+        wait_established(kube, "virtualservices.networking.istio.io")
+        kube.create(VIRTUAL_SERVICES, virtual_service(), namespace=NAMESPACE)
+        printer.line("traffic goes through the Istio VirtualService demo (exact weights)")
+    kube.create(ROLLOUTS, demo_rollout("demo:v1", mesh=mesh), namespace=NAMESPACE)
+    printer.line("created Rollout demo with image demo:v1")
+    wait_for(printer, phase("Healthy"), timeout=60)
+
+    printer.line("== release 1: demo:v2, a good version ==")
+    api.set_image(NAMESPACE, NAME, "app", "demo:v2")
+    promoted: list[int] = []
+
+    def promote_at_manual_pause(rollout: Obj) -> None:
+        status = rollout.get("status") or {}
+        waiting = any(
+            c.get("reason") == "CanaryPauseStep" for c in status.get("pauseConditions") or []
+        )
+        if waiting and status.get("currentStepIndex") == 3 and not promoted:
+            printer.line("-> rollout promote demo   (the demo acts as the person on call)")
+            api.promote(NAMESPACE, NAME)
+            promoted.append(1)
+
+    done = wait_for(
+        printer,
+        lambda r: phase("Healthy")(r) and bool(promoted),
+        timeout=120,
+        on_change=promote_at_manual_pause,
+    )
+    stable_v2 = done["status"]["stableRevision"]
+    wait_for(
+        printer,
+        lambda r: (
+            len([d for d in api.revisions(NAMESPACE, NAME) if d["spec"].get("replicas")]) == 1
+        ),
+        timeout=60,
+    )
+    printer.line(f"v2 is stable (revision {stable_v2}); v1 scaled to 0 after the delay")
+
+    printer.line("== release 2: demo:v3, whose pods never become ready ==")
+    rollout = api.get(NAMESPACE, NAME)
+    template = rollout["spec"]["template"]
+    template["metadata"].setdefault("annotations", {})[NEVER_READY] = "true"
+    template["spec"]["containers"][0]["image"] = "demo:v3"
+    kube.patch(ROLLOUTS, NAME, {"spec": {"template": template}}, namespace=NAMESPACE)
+    failed = wait_for(printer, phase("Degraded"), timeout=60)
+
+    def rolled_back(rollout: Obj) -> bool:
+        for dep in api.revisions(NAMESPACE, NAME):
+            revision = (dep["metadata"].get("labels") or {}).get(labels.REVISION)
+            available = (dep.get("status") or {}).get("availableReplicas") or 0
+            if revision == stable_v2 and available < 5:
+                return False
+            if revision != stable_v2 and dep["spec"].get("replicas"):
+                return False
+        return True
+
+    wait_for(printer, rolled_back, timeout=60)
+    ok = failed["status"]["stableRevision"] == stable_v2
+    printer.line(
+        f"rolled back: stable is still {stable_v2}; reason: "
+        f"{failed['status'].get('abortMessage', '')}"
+    )
+    printer.line("demo finished" if ok else "demo FAILED: stable revision changed")
+    return 0 if ok else 1

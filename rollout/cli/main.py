@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "rollout.cli.demo_cmd",
     "rollout.cli.view_cmd",
     "rollout.cli.action_cmd",
+    "rollout.cli.dashboard_cmd",
 )
 
 

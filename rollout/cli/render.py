@@ -109,7 +109,7 @@ def list_rows(rollouts: list[Obj], *, namespaces: bool) -> str:
     return table(rows)
 
 
-def _routing_text(spec: Obj) -> str:
+def routing_text(spec: Obj) -> str:
     routing = ((spec.get("strategy") or {}).get("canary") or {}).get("trafficRouting") or {}
     routers = [k for k in ("istio", "linkerd", "nginx", "gatewayAPI") if k in routing]
     return f"traffic routed by {routers[0]}" if routers else "weights follow pod counts"
@@ -139,7 +139,7 @@ def describe(rollout: Obj, revisions: list[Obj], events: list[Obj]) -> str:
     strategy = (
         bluegreen.strategy_text(blue_green)
         if blue_green is not None
-        else f"canary ({_routing_text(spec)})"
+        else f"canary ({routing_text(spec)})"
     )
     lines = [
         f"Name:        {meta['name']}",

@@ -1,0 +1,1 @@
+"""The detail screen's widgets: summary, steps, traffic, revisions, analysis, SLOs, events."""

@@ -13,8 +13,9 @@ import pytest
 
 from rollout.analysis.provider import MeasureContext, Observation, Outcome
 from rollout.analysis.providers.webhook import WebhookProvider
-from rollout.errors import ConfigError
+from rollout.errors import RolloutError
 from rollout.models.webhooks import Webhook
+from tests.analysis.provider_tools import context
 from tests.http_far import Far
 
 TOKEN = "hook-t0ken-9f2c"
@@ -22,23 +23,7 @@ NOW = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
 
 
 def ctx(secrets: dict[tuple[str, str], str] | None = None) -> MeasureContext:
-    known = secrets or {}
-
-    def secret(name: str, key: str) -> str:
-        if (name, key) not in known:
-            raise ConfigError(f"Secret default/{name} has no key {key}")
-        return known[(name, key)]
-
-    return MeasureContext(
-        namespace="shop",
-        rollout="checkout",
-        revision="abc123",
-        stable_revision="def456",
-        now=NOW,
-        metric="load-test",
-        run="webhook-pre-rollout",
-        secret=secret,
-    )
+    return context(NOW, secrets=secrets or {})
 
 
 def hook(**fields: Any) -> Webhook:
@@ -60,8 +45,8 @@ def test_a_2xx_answer_succeeds_and_the_rollout_is_described_in_the_body(far: Far
     assert request.method == "POST"
     assert request.headers["Content-Type"] == "application/json"
     assert json.loads(request.body) == {
-        "name": "checkout",
-        "namespace": "shop",
+        "name": "app",
+        "namespace": "default",
         "type": "pre-rollout",
         "webhook": "load-test",
         "revision": "abc123",
@@ -118,7 +103,7 @@ def test_headers_and_the_url_from_secrets_are_sent_and_never_shown(far: Far) -> 
 
 
 def test_a_missing_secret_is_a_config_error_naming_it() -> None:
-    with pytest.raises(ConfigError, match="Secret default/hooks has no key url"):
+    with pytest.raises(RolloutError, match="Secret hooks has no key url"):
         measure(hook(urlFrom={"name": "hooks", "key": "url"}))
 
 

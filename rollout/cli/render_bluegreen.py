@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from rollout import labels
+from rollout.analysis.gates import POST_PROMOTION_RUN, PRE_PROMOTION_RUN
 from rollout.kube.client import Obj
 from rollout.models.base import parse_duration
 from rollout.models.time import parse_time
 
-PRE, POST = "pre-promotion", "post-promotion"  # the analysis runs' names (rollout.analysis.gates)
+PRE, POST = PRE_PROMOTION_RUN, POST_PROMOTION_RUN
 ROUTERS = ("istio", "linkerd", "nginx", "gatewayAPI")
 
 

@@ -10,6 +10,8 @@ never fault-injected, so steering a sandbox does not perturb what is measured.
     GET    /sandbox/requests                                        -> 200 [RequestRecord, ...]
     DELETE /sandbox/requests                                        -> 200
     POST   /sandbox/drop-watches  body (optional): {"abrupt": bool} -> 200 {"dropped": n}
+    POST   /sandbox/tokens        body: {"namespace": ns, "serviceAccount": name}
+                                                                    -> 201 {"token": "..."}
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+from .authz import Authorizer
 from .faults import FaultInjector, RequestLog
 from .watch import WatchHub
 
@@ -31,6 +34,7 @@ def handle_admin(
     faults: FaultInjector,
     log: RequestLog,
     hub: WatchHub,
+    authz: Authorizer,
 ) -> tuple[int, Any]:
     """Returns (HTTP code, JSON body)."""
     route = path.rstrip("/")
@@ -61,6 +65,13 @@ def handle_admin(
         if method == "POST":
             abrupt = bool(body.get("abrupt")) if isinstance(body, dict) else False
             return 200, {"dropped": hub.drop_all(abrupt=abrupt)}
+    elif route == "/sandbox/tokens":
+        if method == "POST":
+            if not isinstance(body, dict) or not all(
+                isinstance(body.get(k), str) and body[k] for k in ("namespace", "serviceAccount")
+            ):
+                return 400, {"error": 'body must be {"namespace": ..., "serviceAccount": ...}'}
+            return 201, {"token": authz.issue_token(body["namespace"], body["serviceAccount"])}
     else:
         return 404, {"error": f"no admin endpoint {path}"}
     return 405, {"error": f"{method} not allowed on {path}"}

@@ -34,6 +34,7 @@ class RequestRecord:
     duration: float  # seconds; for watches, until the stream was established
     injected: bool
     query: str = ""
+    user: str = ""  # who sent it (system:admin without a token); see authz.py
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

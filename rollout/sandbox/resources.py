@@ -135,6 +135,27 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
         categories=("all",),
     ),
     ResourceType("coordination.k8s.io", "v1", "leases", "Lease"),
+    # RBAC objects are enforced by authz.py for requests that carry a token.
+    ResourceType("rbac.authorization.k8s.io", "v1", "roles", "Role"),
+    ResourceType("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding"),
+    ResourceType(
+        "rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", namespaced=False
+    ),
+    ResourceType(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "clusterrolebindings",
+        "ClusterRoleBinding",
+        namespaced=False,
+    ),
+    ResourceType(
+        "policy",
+        "v1",
+        "poddisruptionbudgets",
+        "PodDisruptionBudget",
+        short_names=("pdb",),
+        status=True,
+    ),
     ResourceType("networking.k8s.io", "v1", "ingresses", "Ingress", status=True),
     ResourceType("networking.k8s.io", "v1", "ingressclasses", "IngressClass", namespaced=False),
     _core("persistentvolumeclaims", "PersistentVolumeClaim", short_names=("pvc",), status=True),
@@ -160,6 +181,8 @@ _PREFERRED_ORDER = (
     "batch",
     "coordination.k8s.io",
     "events.k8s.io",
+    "policy",
+    "rbac.authorization.k8s.io",
     "apiextensions.k8s.io",
 )
 

@@ -84,12 +84,23 @@ class Sandbox:
         """
         return self._state.hub.drop_all(abrupt=abrupt)
 
-    def write_kubeconfig(self, path: str | os.PathLike[str], *, namespace: str = "default") -> None:
+    def issue_token(self, namespace: str, service_account: str) -> str:
+        """A bearer token for the ServiceAccount; its requests are checked against RBAC."""
+        return self._state.authz.issue_token(namespace, service_account)
+
+    def write_kubeconfig(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        namespace: str = "default",
+        token: str | None = None,
+    ) -> None:
+        """A kubeconfig for this sandbox: as the admin, or as the owner of `token`."""
         config = {
             "apiVersion": "v1",
             "kind": "Config",
             "clusters": [{"name": "sandbox", "cluster": {"server": self.url}}],
-            "users": [{"name": "sandbox", "user": {}}],
+            "users": [{"name": "sandbox", "user": {"token": token} if token else {}}],
             "contexts": [
                 {
                     "name": "sandbox",

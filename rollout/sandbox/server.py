@@ -26,8 +26,9 @@ from urllib.parse import parse_qs, urlsplit
 
 from .admin import handle_admin
 from .api import Api, Reply, WatchPlan
+from .authz import Authorizer, Request, forbidden_message
 from .discovery import openapi, render
-from .errors import ApiError, conflict, generic, internal
+from .errors import ApiError, conflict, forbidden, generic, internal
 from .faults import FaultInjector, RequestLog, RequestRecord
 from .resources import Registry
 from .routing import Discovery, route
@@ -48,9 +49,11 @@ class ServerState:
     bookmark_interval: float = 1.0
     stopping: threading.Event = field(default_factory=threading.Event)
     api: Api = field(init=False)
+    authz: Authorizer = field(init=False)
 
     def __post_init__(self) -> None:
         self.api = Api(self.store)
+        self.authz = Authorizer(self.store, self.registry)
 
 
 def _render_events(batch: bytes, render: Callable[[JSON], JSON]) -> bytes:
@@ -189,9 +192,19 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send_json(400, {"error": "body must be JSON"})
                 return
             code, reply = handle_admin(
-                self.command, url.path, body, faults=state.faults, log=state.log, hub=state.hub
+                self.command,
+                url.path,
+                body,
+                faults=state.faults,
+                log=state.log,
+                hub=state.hub,
+                authz=state.authz,
             )
             self._send_json(code, reply)
+            return
+        user = state.authz.authenticate(self.headers.get("Authorization"))
+        if user is None:
+            self._send_error(ApiError(401, "Unauthorized"))
             return
         try:
             routed = route(url.path, state.registry)
@@ -229,8 +242,26 @@ class _Handler(BaseHTTPRequestHandler):
                     duration=time.monotonic() - t0,
                     injected=injected,
                     query=url.query,
+                    user=user.name,
                 )
             )
+
+        request = Request(
+            verb,
+            target.rt.group,
+            target.rt.plural,
+            target.subresource,
+            target.namespace,
+            target.name,
+        )
+        if not state.authz.allowed(user, request):
+            refusal = forbidden(forbidden_message(user, request))
+            refusal.details = {"group": target.rt.group, "kind": target.rt.plural}
+            if target.name:
+                refusal.details["name"] = target.name
+            record(refusal.code)
+            self._send_error(refusal)
+            return
 
         injection = state.faults.check(
             verb, target.rt.plural, target.subresource, target.name, target.namespace

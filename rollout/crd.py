@@ -389,9 +389,13 @@ def file_name(crd: dict[str, Any]) -> str:
     return f"{spec['group']}_{spec['names']['plural']}.yaml"
 
 
+def to_yaml(doc: Any) -> str:
+    """Our house YAML: block style, key order kept, descriptions as literals."""
+    return yaml.dump(doc, Dumper=_Dumper, sort_keys=False, width=100, allow_unicode=True)
+
+
 def render_crd(crd: dict[str, Any]) -> str:
-    body = yaml.dump(crd, Dumper=_Dumper, sort_keys=False, width=100, allow_unicode=True)
-    return HEADER + "---\n" + body
+    return HEADER + "---\n" + to_yaml(crd)
 
 
 def write_crds(directory: Path = CRD_DIR) -> list[Path]:

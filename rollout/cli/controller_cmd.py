@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import signal
@@ -43,6 +44,13 @@ def register(subparsers: Any) -> None:
         metavar="ADDRESS",
         help="the address to serve metrics on (default 0.0.0.0: every interface)",
     )
+    parser.add_argument(
+        "--rollout-selector",
+        metavar="SELECTOR",
+        help="shard: act only on Rollouts whose labels match this selector (e.g. "
+        "'shard=a' or 'tier in (web,api)'); run one controller per shard, each with its "
+        "own Lease (the default Lease name then includes the selector's hash)",
+    )
     election = parser.add_argument_group("leader election (a coordination.k8s.io/v1 Lease)")
     election.add_argument(
         "--leader-elect",
@@ -52,7 +60,8 @@ def register(subparsers: Any) -> None:
         "(default: on)",
     )
     election.add_argument(
-        "--lease-name", default="rollout-controller", help="(default %(default)s)"
+        "--lease-name",
+        help="(default rollout-controller, or rollout-controller-HASH with --rollout-selector)",
     )
     election.add_argument(
         "--lease-namespace", help="(default: the namespace given with -n, else default)"
@@ -84,6 +93,14 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
+def lease_name(rollout_selector: str | None) -> str:
+    """One Lease per shard, so two shards never stand by for each other by accident."""
+    if not rollout_selector:
+        return "rollout-controller"
+    digest = hashlib.sha256(rollout_selector.encode()).hexdigest()[:10]
+    return f"rollout-controller-{digest}"
+
+
 def run(args: argparse.Namespace) -> int:
     from rollout.reconciler.controller import Controller  # noqa: PLC0415  (keeps `lint` light)
     from rollout.reconciler.leader import LeaderElector  # noqa: PLC0415
@@ -97,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             elector = LeaderElector(
                 kube,
-                name=args.lease_name,
+                name=args.lease_name or lease_name(args.rollout_selector),
                 namespace=args.lease_namespace or args.namespace or "default",
                 identity=args.identity,
                 lease_duration=args.lease_duration,
@@ -114,6 +131,7 @@ def run(args: argparse.Namespace) -> int:
         metrics_port=args.metrics_port or None,  # on the command line 0 means none
         metrics_address=args.metrics_address,
         elector=elector,
+        rollout_selector=args.rollout_selector,
     )
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -65,12 +65,15 @@ class Controller:
         metrics_address: str = "0.0.0.0",
         elector: LeaderElector | None = None,
         heartbeat_timeout: float = 60.0,
+        rollout_selector: str | None = None,
     ) -> None:
         """`metrics_port`: serve /metrics there from `start()` (0: a free one, which the
         `metrics_port` property then tells); None serves nothing (the metrics are still kept,
         in `metrics`). `elector`: act only while it says we lead (None: always act); the
         controller starts it and, on `stop()`, releases the Lease. `heartbeat_timeout`:
-        /healthz fails when a worker or the elector has not looped for this long."""
+        /healthz fails when a worker or the elector has not looped for this long.
+        `rollout_selector`: a label selector; only the Rollouts it matches are ours (the
+        others belong to another shard, which runs its own controller with its own Lease)."""
         self._kube = kube
         self._workers = workers
         self._max_backoff = max_backoff
@@ -90,7 +93,13 @@ class Controller:
         self.reconciles = 0
         self._scheduler = BackgroundScheduler(timezone=UTC)
         self.caches = Caches(
-            rollouts=Informer(kube, ROLLOUTS, namespace=namespace, on_change=self._on_rollout),
+            rollouts=Informer(
+                kube,
+                ROLLOUTS,
+                namespace=namespace,
+                label_selector=rollout_selector,
+                on_change=self._on_rollout,
+            ),
             # Every Deployment, not only our revisions: a workloadRef names one of the user's,
             # and a change to its template is what starts an update.
             deployments=Informer(

@@ -166,6 +166,10 @@ def smi_routing(version: str) -> Obj:
 HTTP_ROUTING = {"gatewayAPI": {"httpRoute": "app-route", "rule": 1}}
 GRPC_ROUTING = {"gatewayAPI": {"grpcRoute": "app-grpc"}}
 LINKERD_ROUTING = {"linkerd": {"httpRoute": {"name": "app-route"}}}
+# Linkerd also routes by Gateway API's own HTTPRoute (its rules have names).
+LINKERD_GATEWAY_ROUTING = {
+    "linkerd": {"httpRoute": {"name": "app-route", "group": GATEWAY, "rule": 1}}
+}
 
 CASES: list[RouterCase] = [
     RouterCase(
@@ -192,6 +196,15 @@ CASES: list[RouterCase] = [
         setup=route_setup("policy.linkerd.io", LINKERD_HTTP_ROUTES, LINKERD_ROUTE),
         rollout=functools.partial(rollout, LINKERD_ROUTING),
         objects=route_objects(LINKERD_HTTP_ROUTES, "app-route"),
+        validate=upstream.validate,
+        header_route=HEADER_ROUTE,
+    ),
+    RouterCase(
+        id="linkerd-gateway-httproute",
+        router=LinkerdRouter,
+        setup=route_setup(GATEWAY, HTTP_ROUTES, HTTP_ROUTE),
+        rollout=functools.partial(rollout, LINKERD_GATEWAY_ROUTING),
+        objects=route_objects(HTTP_ROUTES, "app-route"),
         validate=upstream.validate,
         header_route=HEADER_ROUTE,
     ),

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTHON ?= python3
 
-.PHONY: install demo test pytest lint typecheck crd bench check clean
+.PHONY: install demo test pytest lint typecheck crd deploy bench check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ typecheck: install
 
 crd: install
 	$(BIN)/python -m rollout.crd
+
+# deploy/install.yaml, deploy/namespace-install.yaml and the Helm chart's generated files
+# (its RBAC table and CRD copies), from rollout/manifests/; a test fails when they are stale.
+deploy: install
+	$(BIN)/python -m rollout.manifests
 
 bench: install
 	$(BIN)/python -m tests.bench.canary_bench --rollouts 100 1000 --routers none istio gatewayAPI nginx linkerd

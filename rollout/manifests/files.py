@@ -1,13 +1,15 @@
 """The committed renderings under deploy/: what is reviewed is what users apply.
 
-`python -m rollout.manifests` (or `make deploy`) rewrites them; a test fails when the
-committed files differ from what the code generates.
+`python -m rollout.manifests` (or `make deploy`) rewrites them, and the generated parts of
+the Helm chart (helm.py: its RBAC table and CRD copies); a test fails when the committed
+files differ from what the code generates.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from rollout.manifests import helm
 from rollout.manifests.objects import InstallOptions, install_documents, render
 
 DEPLOY_DIR = Path(__file__).resolve().parents[2] / "deploy"
@@ -33,10 +35,12 @@ def header(flags: str) -> str:
 
 def rendered() -> dict[str, str]:
     """Path relative to deploy/ -> the text the code generates for it."""
-    return {
+    files = {
         name: render(install_documents(opts), header=header(flags))
         for name, (flags, opts) in RENDERINGS.items()
     }
+    files.update(helm.rendered())
+    return files
 
 
 def write(directory: Path = DEPLOY_DIR) -> list[Path]:

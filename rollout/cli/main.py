@@ -18,6 +18,7 @@ from rollout.errors import RolloutError
 COMMAND_MODULES = (
     "rollout.cli.lint_cmd",
     "rollout.cli.crds_cmd",
+    "rollout.cli.schema_cmd",
     "rollout.cli.install_cmd",
     "rollout.cli.controller_cmd",
     "rollout.cli.sandbox_cmd",

@@ -47,21 +47,21 @@ def rule(groups: list[str], resources: list[str], verbs: list[str], **extra: Any
     return {"apiGroups": groups, "resources": resources, "verbs": verbs, **extra}
 
 
+def binding(name: str, role_kind: str, subject: dict[str, str]) -> Any:
+    return {
+        "metadata": {"name": name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": role_kind, "name": name},
+        "subjects": [subject],
+    }
+
+
 def bind_cluster_role(
     rbac: client.RbacAuthorizationV1Api, sa_ns: str, sa: str, rules: list[Any]
 ) -> str:
     name = unique("cr")
     rbac.create_cluster_role({"metadata": {"name": name}, "rules": rules})
     rbac.create_cluster_role_binding(
-        {
-            "metadata": {"name": name},
-            "roleRef": {
-                "apiGroup": "rbac.authorization.k8s.io",
-                "kind": "ClusterRole",
-                "name": name,
-            },
-            "subjects": [{"kind": "ServiceAccount", "name": sa, "namespace": sa_ns}],
-        }
+        binding(name, "ClusterRole", {"kind": "ServiceAccount", "name": sa, "namespace": sa_ns})
     )
     return name
 
@@ -161,16 +161,8 @@ def test_a_role_binding_grants_only_in_its_namespace_even_for_a_cluster_role(
     )
     rbac.create_namespaced_role_binding(
         ns,
-        {
-            "metadata": {"name": role},
-            "roleRef": {
-                "apiGroup": "rbac.authorization.k8s.io",
-                "kind": "ClusterRole",
-                "name": role,
-            },
-            # No namespace on the subject: a RoleBinding's own namespace is meant.
-            "subjects": [{"kind": "ServiceAccount", "name": sa}],
-        },
+        # No namespace on the subject: a RoleBinding's own namespace is meant.
+        binding(role, "ClusterRole", {"kind": "ServiceAccount", "name": sa}),
     )
     mine = client.CoreV1Api(api_client)
     assert code_of(mine.list_namespaced_config_map, ns) == 200
@@ -196,11 +188,7 @@ def test_a_role_applies_in_its_namespace_and_resource_names_limit_named_requests
     )
     rbac.create_namespaced_role_binding(
         ns,
-        {
-            "metadata": {"name": "one"},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "one"},
-            "subjects": [{"kind": "ServiceAccount", "name": sa, "namespace": ns}],
-        },
+        binding("one", "Role", {"kind": "ServiceAccount", "name": sa, "namespace": ns}),
     )
     mine = client.CoreV1Api(api_client)
     assert code_of(mine.read_namespaced_config_map, "allowed", ns) == 200
@@ -215,15 +203,7 @@ def test_groups_and_wildcards_bind(
     name = unique("all-sas")
     rbac.create_cluster_role({"metadata": {"name": name}, "rules": [rule(["*"], ["*"], ["list"])]})
     rbac.create_cluster_role_binding(
-        {
-            "metadata": {"name": name},
-            "roleRef": {
-                "apiGroup": "rbac.authorization.k8s.io",
-                "kind": "ClusterRole",
-                "name": name,
-            },
-            "subjects": [{"kind": "Group", "name": f"system:serviceaccounts:{ns}"}],
-        }
+        binding(name, "ClusterRole", {"kind": "Group", "name": f"system:serviceaccounts:{ns}"})
     )
     mine = client.AppsV1Api(api_client)
     assert code_of(mine.list_namespaced_deployment, ns) == 200

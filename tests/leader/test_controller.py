@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from rollout.cli.controller_cmd import lease_name
 from rollout.cli.main import build_parser
 from rollout.kube import Kube
 from rollout.kube.kinds import LEASES
@@ -105,10 +106,13 @@ def test_the_command_line_options_and_their_defaults() -> None:
     defaults = parse(["controller"])
     assert defaults.leader_elect is True
     assert (defaults.lease_name, defaults.lease_namespace, defaults.identity) == (
-        "rollout-controller",
+        None,  # then rollout-controller, or rollout-controller-HASH for a shard
         None,  # then -n, else default
         None,  # then hostname-pid
     )
+    assert lease_name(defaults.rollout_selector) == "rollout-controller"
+    shard = lease_name("shard=a")
+    assert shard.startswith("rollout-controller-") and shard != lease_name("shard=b")
     assert (defaults.lease_duration, defaults.renew_deadline, defaults.retry_period) == (
         15,
         10.0,

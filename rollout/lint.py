@@ -31,6 +31,7 @@ from rollout.parsing import (
     MAX_FILE_BYTES,
     Document,
     decode_spec_bytes,
+    display_path,
     parse_document,
     read_spec_file,
     scan_documents,
@@ -127,7 +128,7 @@ def _lint_directory(directory: Path, report: LintReport) -> None:
     files = sorted(_yaml_files(directory))
     if not files:
         reason = "no *.yaml or *.yml files in this directory"
-        report.problems.append(SpecProblem("", reason, file=str(directory)))
+        report.problems.append(SpecProblem("", reason, file=display_path(directory)))
         return
     before_valid, before_invalid, before_skipped = (
         report.rollouts_valid,
@@ -144,7 +145,7 @@ def _lint_directory(directory: Path, report: LintReport) -> None:
             f"no Rollout (kind {KIND}, apiVersion {API_VERSION}) in {_count(len(files), 'file')}"
             f" ({_count(skipped, 'other document')} skipped)"
         )
-        report.problems.append(SpecProblem("", reason, file=str(directory)))
+        report.problems.append(SpecProblem("", reason, file=display_path(directory)))
 
 
 def _yaml_files(directory: Path) -> list[Path]:
@@ -162,7 +163,7 @@ def _lint_file(path: Path, report: LintReport, *, explicit: bool) -> None:
     except SpecError as err:
         report.problems.extend(err.problems)
         return
-    _lint_text(text, str(path), report, explicit=explicit)
+    _lint_text(text, display_path(path), report, explicit=explicit)
 
 
 def _read_stdin() -> str:
@@ -198,7 +199,12 @@ def _lint_documents(text: str, label: str, report: LintReport, *, explicit: bool
             others.append(doc)
             data = doc.data
             meta = data.get("metadata")
-            if data.get("kind") == "Service" and isinstance(meta, dict) and meta.get("name"):
+            if (
+                data.get("kind") == "Service"
+                and isinstance(meta, dict)
+                and meta.get("name")
+                and _selector_is_readable(data)
+            ):
                 key = (str(meta.get("namespace") or ""), str(meta["name"]))
                 report.services[key] = data
     if explicit and not rollouts and not problems:
@@ -209,6 +215,19 @@ def _lint_documents(text: str, label: str, report: LintReport, *, explicit: bool
             _check(doc, label, report)
         return
     report.skipped += len(others)
+
+
+def _selector_is_readable(service: dict[str, Any]) -> bool:
+    """A Service whose `spec` is not a mapping, or whose `spec.selector` is not a mapping with
+    string keys, is not one the Service check can read (kubectl would refuse it; lint checks
+    Rollouts, not Services): it is left out, as if it were not among the documents."""
+    spec = service.get("spec")
+    if spec is None:
+        return True
+    selector = spec.get("selector") if isinstance(spec, dict) else None
+    if not isinstance(spec, dict) or not isinstance(selector or {}, dict):
+        return False
+    return all(isinstance(key, str) for key in selector or {})
 
 
 def _check(doc: Document, label: str, report: LintReport) -> None:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import re
+import sys
 import types
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -48,6 +50,25 @@ def _as_string(loader: _Loader, node: yaml.Node) -> str:
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _as_string)
 # A bare `=` is the YAML 1.1 "value" type, which PyYAML cannot construct; kubectl reads a string.
 _Loader.add_constructor("tag:yaml.org,2002:value", _as_string)
+
+
+class _TooLong(yaml.constructor.ConstructorError):
+    """A value this reader refuses although it is valid YAML."""
+
+
+def _as_int(loader: _Loader, node: yaml.ScalarNode) -> int:
+    """YAML's int. Python refuses to convert a decimal of more than 4,300 digits (conversion
+    takes quadratic time); that is a problem at the value, not a ValueError."""
+    try:
+        return loader.construct_yaml_int(node)
+    except ValueError:
+        digits = sum(c.isdigit() for c in str(node.value))
+        limit = sys.get_int_max_str_digits()
+        reason = f"an integer of {digits:,} digits is too long (at most {limit:,})"
+        raise _TooLong(None, None, reason, node.start_mark) from None
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _as_int)
 
 
 @dataclass(frozen=True)
@@ -88,10 +109,16 @@ class Document:
 # ---- reading and splitting ---------------------------------------------------------------
 
 
+def display_path(path: str | Path) -> str:
+    """A path as printable text: the bytes of a file name that are not UTF-8 (which Python
+    holds as lone surrogates, and a UTF-8 terminal refuses) shown as `\\xff`, as `ls -b` does."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
 def read_spec_file(path: str | Path) -> str:
     """The file's text. Refuses (SpecError) files over 10 MiB *before* reading them, and
     anything that is not UTF-8 text."""
-    label = str(path)
+    label = display_path(path)
     try:
         size = Path(path).stat().st_size
         if size > MAX_FILE_BYTES:
@@ -222,6 +249,12 @@ def _shape_problem(chunk: str) -> tuple[str, int] | None:
                 if event.anchor is not None:
                     extent[event.anchor] = (1, 0)
             elif isinstance(event, yaml.AliasEvent):
+                if any(frame[0] == event.anchor for frame in frames):
+                    # An alias inside the collection it names: a structure that holds itself,
+                    # nested without end (PyYAML builds it; nothing else reading it should).
+                    name = event.anchor
+                    reason = f"nested more than {MAX_DEPTH} levels deep (*{name} is inside &{name})"
+                    return reason, _mark_line(event)
                 size, levels = extent.get(event.anchor or "", (1, 0))
                 values += size
                 reached = depth + levels
@@ -249,6 +282,15 @@ def _mark_line(event: yaml.Event | None) -> int:
     return int(mark.line) if mark is not None else 0
 
 
+class _AtPath(yaml.MarkedYAMLError):
+    """A constructor error with the field path of the node it is about."""
+
+    def __init__(self, err: yaml.MarkedYAMLError, path: str) -> None:
+        super().__init__(err.context, err.context_mark, err.problem, err.problem_mark, err.note)
+        self.path = path
+        self.too_long = isinstance(err, _TooLong)
+
+
 def _compose_and_construct(chunk: str) -> list[tuple[yaml.Node, object]]:
     loader = _Loader(chunk)
     try:
@@ -256,18 +298,56 @@ def _compose_and_construct(chunk: str) -> list[tuple[yaml.Node, object]]:
         while loader.check_node():
             node = loader.get_node()
             if node is not None:
-                out.append((node, loader.construct_document(node)))
+                try:
+                    out.append((node, loader.construct_document(node)))
+                except yaml.constructor.ConstructorError as err:
+                    raise _AtPath(err, _path_at(node, err.problem_mark)) from None
         return out
     finally:
         loader.dispose()
 
 
+def _path_at(root: yaml.Node, mark: yaml.Mark | None) -> str:
+    """The field path of the deepest node whose text holds `mark` (a key: the mapping holding
+    it); "" when only the document does. By position, not by node: the constructor may have
+    taken the failing node out of the tree (a bad `<<` merge) before it raised."""
+    if mark is None:
+        return ""
+    node, path, seen = root, "", set[int]()
+    while id(node) not in seen:  # a recursive alias (`&a [*a]`) holds itself
+        seen.add(id(node))
+        children: list[tuple[yaml.Node, str]] = []
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if _holds(key, mark):
+                    return path
+                named = isinstance(key, yaml.ScalarNode) and key.value != "<<"
+                children.append((value, _join(path, str(key.value)) if named else path))
+        elif isinstance(node, yaml.SequenceNode):
+            children = [(item, f"{path}[{i}]") for i, item in enumerate(node.value)]
+        inner = [(child, where) for child, where in children if _holds(child, mark)]
+        if not inner:
+            break
+        node, path = inner[0]
+    return path
+
+
+def _holds(node: yaml.Node, mark: yaml.Mark) -> bool:
+    return bool(
+        node.start_mark.index <= mark.index < max(node.end_mark.index, node.start_mark.index + 1)
+    )
+
+
 def _yaml_problem(
     err: yaml.YAMLError, chunk: str, offset: int, *, file: str, document: int
 ) -> SpecProblem:
-    line = offset + 1
+    line, path = offset + 1, ""
     if isinstance(err, yaml.MarkedYAMLError):
         reason = f"invalid YAML: {err.problem or err}"
+        if isinstance(err, _AtPath):
+            path = err.path
+            if err.too_long:
+                reason = str(err.problem)
         if err.context:
             reason += f" ({err.context})"
         mark = err.problem_mark or err.context_mark
@@ -282,7 +362,7 @@ def _yaml_problem(
         line = offset + chunk.count("\n", 0, max(err.position, 0)) + 1
     else:
         reason = f"invalid YAML: {err}"
-    return SpecProblem("", reason, file=file, document=document, line=line)
+    return SpecProblem(path, reason, file=file, document=document, line=line)
 
 
 def _duplicate_keys(doc: Document, file: str) -> list[SpecProblem]:
@@ -415,6 +495,8 @@ def _explain(detail: ErrorDetails, root: type[BaseModel] = Rollout) -> tuple[str
     msg = detail["msg"]
     if kind == "invalid_key":
         return _render(loc[:-1]), f"keys must be strings, got {_show(value)}"
+    if loc[-1:] == ["[key]"]:  # a map's key (every map's keys are strings): name the map
+        return _render(loc[:-2]), f"keys must be strings, got {_show(value)}"
     if kind in ("value_error", "assertion_error"):
         reason = msg.split(", ", 1)[1] if ", " in msg else msg
         sub = _SUBPATH.match(reason)
@@ -477,8 +559,7 @@ def _show(value: object) -> str:
 
 
 def _join(path: str, key: str) -> str:
-    if key.startswith("["):
-        return path + key
+    """`path.key`, or `path["key"]` for a key that is not a plain name (`[`, `a.b`, `5`)."""
     if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", key):
         return f"{path}.{key}" if path else key
     return f"{path}[{json.dumps(key)}]"
@@ -531,6 +612,10 @@ def _step(tp: Any, part: int | str) -> Any:
     return Any
 
 
+def _is_map(tp: Any) -> bool:
+    return get_origin(_unwrap(tp)) is dict
+
+
 def _is_union(tp: Any) -> bool:
     return get_origin(_unwrap(tp)) in (Union, types.UnionType)
 
@@ -543,8 +628,11 @@ def _field_loc(loc: tuple[int | str, ...], root: type[BaseModel] = Rollout) -> l
         if isinstance(part, str) and _is_union(tp):
             tp = Any  # a union member's tag, not a field; the member is unknown from here
             continue
-        out.append(part)
-        tp = _step(tp, part)
+        # A map's key that is not a string (`true:`, `1:`, `null:`), as YAML spells it, so that
+        # it does not read as a list index or as Python (`[1]`, `None`).
+        key = json.dumps(part) if not isinstance(part, str) and _is_map(tp) else part
+        out.append(key)
+        tp = _step(tp, key)
     return out
 
 

@@ -8,14 +8,23 @@ waits for the result.
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Callable
 from typing import Any
 
 from rollout.api import RolloutsAPI
-from rollout.cli.common import add_cluster_options, connect, namespace_of
+from rollout.cli.common import (
+    add_cluster_options,
+    connect,
+    is_label,
+    namespace_of,
+    object_name,
+    text,
+)
 from rollout.errors import RolloutError
 
 Action = Callable[[RolloutsAPI, str, argparse.Namespace], str]
+_IMAGE = re.compile(r"[\x21-\x7e]+")
 
 # verb, help, RolloutsAPI method, what to print once the request is recorded
 SIMPLE_ACTIONS = [
@@ -44,12 +53,12 @@ def register(subparsers: Any) -> None:
     for verb, help_text, method, message in SIMPLE_ACTIONS:
         p = subparsers.add_parser(verb, help=help_text)
         add_cluster_options(p)
-        p.add_argument("name")
+        p.add_argument("name", type=object_name)
         p.set_defaults(func=_runner(_simple(method, message)))
 
     p = subparsers.add_parser("promote", help="complete the current step (a pause) and go on")
     add_cluster_options(p)
-    p.add_argument("name")
+    p.add_argument("name", type=object_name)
     p.add_argument(
         "--full",
         action="store_true",
@@ -60,12 +69,12 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="start the update although the SLO release gate is closed (needs --reason; audited)",
     )
-    p.add_argument("--reason", default="", help="why the gates are skipped (recorded)")
+    p.add_argument("--reason", default="", type=text, help="why the gates are skipped (recorded)")
     p.set_defaults(func=_runner(_promote))
 
     p = subparsers.add_parser("undo", help="go back to an earlier revision's template")
     add_cluster_options(p)
-    p.add_argument("name")
+    p.add_argument("name", type=object_name)
     p.add_argument("--to-revision", type=int, help="revision number (default: the previous one)")
     p.set_defaults(func=_runner(_undo))
 
@@ -73,7 +82,7 @@ def register(subparsers: Any) -> None:
     set_sub = set_parser.add_subparsers(dest="what", metavar="WHAT", required=True)
     p = set_sub.add_parser("image", help="set a container's image: NAME CONTAINER=IMAGE")
     add_cluster_options(p)
-    p.add_argument("name")
+    p.add_argument("name", type=object_name)
     p.add_argument("assignments", nargs="+", metavar="CONTAINER=IMAGE")
     p.set_defaults(func=_runner(_set_image))
 
@@ -93,14 +102,18 @@ def _undo(api: RolloutsAPI, ns: str, args: argparse.Namespace) -> str:
 
 
 def _set_image(api: RolloutsAPI, ns: str, args: argparse.Namespace) -> str:
-    done = []
-    for assignment in args.assignments:
+    pairs = []
+    for assignment in args.assignments:  # all checked before the first is set
         container, sep, image = assignment.partition("=")
-        if not sep or not container or not image:
+        # An image reference is printable ASCII without spaces (registry/path:tag@digest).
+        if not sep or not is_label(container) or not _IMAGE.fullmatch(image):
             raise RolloutError(
                 f"{assignment!r} is not CONTAINER=IMAGE",
                 hint="for example: rollout set image demo app=registry/app:v2",
             )
+        pairs.append((container, image))
+    done = []
+    for container, image in pairs:
         api.set_image(ns, args.name, container, image)
         done.append(f"{container}={image}")
     return "image set: " + ", ".join(done)

@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from rollout.api import RolloutsAPI
-from rollout.cli.common import add_cluster_options, connect, namespace_of
+from rollout.cli.common import add_cluster_options, connect, namespace_of, object_name
 from rollout.cli.render import describe, dump, list_rows, step_column
 from rollout.cli.render_bluegreen import blue_green_spec, stage_column
 from rollout.errors import TransientKubeError
@@ -32,7 +32,7 @@ def register(subparsers: Any) -> None:
 
     p = subparsers.add_parser("get", help="show one rollout: steps, revisions, conditions, events")
     add_cluster_options(p)
-    p.add_argument("name")
+    p.add_argument("name", type=object_name)
     p.add_argument("-o", "--output", choices=["json", "yaml"], help="print the object")
     p.set_defaults(func=run_get)
 
@@ -43,10 +43,21 @@ def register(subparsers: Any) -> None:
         "3 timed out, 2 usage or connection error.",
     )
     add_cluster_options(p)
-    p.add_argument("name")
+    p.add_argument("name", type=object_name)
     p.add_argument("-w", "--watch", action="store_true", help="wait until Healthy or Degraded")
-    p.add_argument("-t", "--timeout", default="10m", help="with --watch: give up after (10m)")
+    p.add_argument(
+        "-t", "--timeout", default="10m", type=_duration, help="with --watch: give up after (10m)"
+    )
     p.set_defaults(func=run_status)
+
+
+def _duration(value: str) -> str:
+    """argparse type: a duration (`90`, `30s`, `10m`, `1h`), kept as written for messages."""
+    try:
+        parse_duration(value)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"{value!r}: {err}") from None
+    return value
 
 
 def run_list(args: argparse.Namespace) -> int:

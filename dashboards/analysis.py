@@ -18,13 +18,13 @@ from dataclasses import dataclass
 
 from rich.text import Text
 
-from rollout.analysis.gates import (
+from rollout.analysis.gates import step_run
+from rollout.analysis.run_names import (
     BACKGROUND_RUN,
     POST_PROMOTION_RUN,
     PRE_PROMOTION_RUN,
     RELEASE_GATE_RUN,
     STEP_GATE_RUN,
-    step_run,
 )
 from rollout.kube.client import Obj
 

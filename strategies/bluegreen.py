@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from rollout.analysis.gates import POST_PROMOTION_RUN, PRE_PROMOTION_RUN
+from rollout.analysis.run_names import POST_PROMOTION_RUN, PRE_PROMOTION_RUN
 from rollout.engine import gating
 from rollout.engine.analysis import end
 from rollout.engine.draft import Draft

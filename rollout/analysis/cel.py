@@ -9,12 +9,14 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-import celpy
-from celpy.adapter import json_to_cel
-from celpy.celparser import CELParseError
-from celpy.evaluation import CELEvalError
 
-_ENV = celpy.Environment()
+@lru_cache(maxsize=1)
+def _env() -> Any:
+    # Built on first use, not at import: cel-python builds its parser then (a quarter of a
+    # second), and most commands (`rollout list`, `get`, the dashboard) never evaluate CEL.
+    import celpy  # noqa: PLC0415
+
+    return celpy.Environment()
 
 
 class ConditionError(ValueError):
@@ -23,8 +25,11 @@ class ConditionError(ValueError):
 
 @lru_cache(maxsize=512)
 def _program(expression: str) -> Any:
+    from celpy.celparser import CELParseError  # noqa: PLC0415
+
+    env = _env()
     try:
-        return _ENV.program(_ENV.compile(expression))
+        return env.program(env.compile(expression))
     except CELParseError as error:
         first = str(error).splitlines()[0] if str(error) else "syntax error"
         raise ConditionError(f"not a valid CEL expression: {first}") from None
@@ -44,6 +49,10 @@ def _short(error: BaseException) -> str:
 def evaluate(expression: str, value: Any) -> bool:
     """Evaluate a condition against `result`. Raises ConditionError when it cannot be evaluated
     or does not give a boolean."""
+    import celpy  # noqa: PLC0415
+    from celpy.adapter import json_to_cel  # noqa: PLC0415
+    from celpy.evaluation import CELEvalError  # noqa: PLC0415
+
     program = _program(expression)
     try:
         outcome = program.evaluate({"result": json_to_cel(value)})

@@ -8,16 +8,12 @@ metrics name internal providers the runner knows: RELEASE_GATE_PROVIDER / STEP_G
 
 from __future__ import annotations
 
+from rollout.analysis.run_names import BACKGROUND_RUN, POST_PROMOTION_RUN, PRE_PROMOTION_RUN
 from rollout.models.analysis import Metric, MetricProvider
 from rollout.models.analysis_ref import AnalysisStep
 from rollout.models.spec import RolloutSpec
 from rollout.models.webhooks import WebhookType
 
-RELEASE_GATE_RUN = "release-gate"
-STEP_GATE_RUN = "step-gate"
-BACKGROUND_RUN = "background"
-PRE_PROMOTION_RUN = "pre-promotion"
-POST_PROMOTION_RUN = "post-promotion"
 RELEASE_GATE_PROVIDER = "slo-release-gate"
 STEP_GATE_PROVIDER = "slo-step-gate"
 WEBHOOK_PROVIDER = "webhook"

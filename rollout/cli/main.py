@@ -14,36 +14,54 @@ from collections.abc import Sequence
 
 from rollout.errors import RolloutError
 
-# Command modules, in the order their commands appear in --help.
-COMMAND_MODULES = (
-    "rollout.cli.lint_cmd",
-    "rollout.cli.crds_cmd",
-    "rollout.cli.schema_cmd",
-    "rollout.cli.install_cmd",
-    "rollout.cli.controller_cmd",
-    "rollout.cli.sandbox_cmd",
-    "rollout.cli.demo_cmd",
-    "rollout.cli.view_cmd",
-    "rollout.cli.action_cmd",
-    "rollout.cli.dashboard_cmd",
-)
+# Command modules, in the order their commands appear in --help, with the commands each adds.
+# A command line naming one of these imports only its module: `rollout list` need not build
+# the spec models that `rollout lint` validates with (start-up is most of a small command's
+# time). tests/cli checks this table against what each module registers.
+COMMANDS: dict[str, tuple[str, ...]] = {
+    "rollout.cli.lint_cmd": ("lint",),
+    "rollout.cli.crds_cmd": ("crds",),
+    "rollout.cli.schema_cmd": ("schema",),
+    "rollout.cli.install_cmd": ("install",),
+    "rollout.cli.controller_cmd": ("controller",),
+    "rollout.cli.sandbox_cmd": ("sandbox",),
+    "rollout.cli.demo_cmd": ("demo",),
+    "rollout.cli.view_cmd": ("list", "get", "status"),
+    "rollout.cli.action_cmd": (
+        "pause",
+        "resume",
+        "abort",
+        "retry",
+        "restart",
+        "promote",
+        "undo",
+        "set",
+    ),
+    "rollout.cli.dashboard_cmd": ("dashboard",),
+}
+COMMAND_MODULES = tuple(COMMANDS)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; with `argv` whose first word is a command, only that command's module is
+    imported (any other first word, `--help` or none: all of them, for the full help)."""
     parser = argparse.ArgumentParser(
         prog="rollout",
         description="Progressive delivery for Kubernetes: canary releases with automatic rollback.",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    first = argv[0] if argv else None
+    wanted = [m for m, commands in COMMANDS.items() if first in commands] or COMMAND_MODULES
+    for name in wanted:
         module = importlib.import_module(name)
         module.register(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(words)
+    args = parser.parse_args(words)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

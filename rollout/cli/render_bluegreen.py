@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from rollout import labels
-from rollout.analysis.gates import POST_PROMOTION_RUN, PRE_PROMOTION_RUN
+from rollout.analysis.run_names import POST_PROMOTION_RUN, PRE_PROMOTION_RUN
 from rollout.kube.client import Obj
 from rollout.models.base import parse_duration
 from rollout.models.time import parse_time

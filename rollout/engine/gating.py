@@ -16,13 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from rollout.analysis.assess import run_phase
-from rollout.analysis.gates import (
-    BACKGROUND_RUN,
-    RELEASE_GATE_RUN,
-    STEP_GATE_RUN,
-    approval_run,
-    webhook_run,
-)
+from rollout.analysis.gates import approval_run, webhook_run
+from rollout.analysis.run_names import BACKGROUND_RUN, RELEASE_GATE_RUN, STEP_GATE_RUN
 from rollout.engine.analysis import advance, end, find, summary
 from rollout.engine.draft import Draft
 from rollout.engine.world import Inputs

@@ -24,15 +24,14 @@ from rollout.analysis.assess import next_due
 from rollout.analysis.conditions import classify
 from rollout.analysis.gates import (
     RELEASE_GATE_PROVIDER,
-    RELEASE_GATE_RUN,
     STEP_GATE_PROVIDER,
-    STEP_GATE_RUN,
     release_gate_metrics,
     step_gate_metrics,
     template_runs,
     webhook_runs,
 )
 from rollout.analysis.provider import MeasureContext, MetricProvider, Observation, Outcome
+from rollout.analysis.run_names import RELEASE_GATE_RUN, STEP_GATE_RUN
 from rollout.engine.analysis import AnalysisInputs
 from rollout.engine.draft import Termination
 from rollout.errors import ConfigError, KubeError, NotFoundError

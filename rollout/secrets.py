@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 
-from rollout.errors import ConfigError, KubeError, NotFoundError
+from rollout.errors import ConfigError, KubeError, NotFoundError, TransientKubeError
 from rollout.kube import Kube
 from rollout.kube.kinds import SECRETS
 
@@ -16,6 +16,8 @@ def secret_value(kube: Kube, namespace: str, name: str, key: str) -> str:
         raw = kube.get(SECRETS, name, namespace=namespace)
     except NotFoundError:
         raise ConfigError(f"Secret {namespace}/{name} not found") from None
+    except TransientKubeError:
+        raise  # says nothing of the Secret: the caller retries (a reconcile, a measurement)
     except KubeError as err:
         raise ConfigError(f"Secret {namespace}/{name} could not be read: {err}") from None
     data = raw.get("data") or {}

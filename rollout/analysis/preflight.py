@@ -8,8 +8,12 @@ rollout (and mark it Degraded after `spec.preflight.timeout`) instead.
 
 It returns every check, passed ones too, in a stable order (Services, routing, analysis
 templates, their Secrets, Prometheus, the pod template's objects, then the policies), so
-`rollout get` can show the whole list and a fixed problem visibly turns green. It never raises
-for an API error: a check that could not be made is a failed check saying so.
+`rollout get` can show the whole list and a fixed problem visibly turns green. An API error
+that answers (403, a 4xx) is a failed check saying so; one that does not (a 5xx, a 429, a
+timeout: TransientKubeError) says nothing about the object and is raised, so that the reconcile
+is retried with back-off instead of pausing the rollout on a failed check. The objects checked
+are not watched: a rollout held by a failing check is looked at again every
+PREFLIGHT_RECHECK_SECONDS (rollout.engine.gating), so one created meanwhile lets it start.
 
 The pieces live beside it: preflight_objects (does an object exist, with its keys),
 preflight_analysis (templates, their Secrets, Prometheus) and preflight_policy (the optional
@@ -31,7 +35,7 @@ from rollout.analysis.preflight_analysis import (
 )
 from rollout.analysis.preflight_objects import Check, Ref, check_refs, pod_refs
 from rollout.analysis.preflight_policy import policy_checks
-from rollout.errors import KubeError, NotFoundError, RolloutError
+from rollout.errors import KubeError, NotFoundError, RolloutError, TransientKubeError
 from rollout.kube import SERVICES, Kube
 from rollout.kube.kinds import INGRESS_CLASSES, INGRESSES
 from rollout.models.preflight import Preflight
@@ -117,6 +121,8 @@ def _routing_checks(kube: Kube, rollout: Rollout, namespace: str) -> list[Check]
         registry.load("routers", router)(kube).read(rollout)
     except NotFoundError as err:
         check = Check(name, False, f"{router} routing: {err.message}")
+    except TransientKubeError:
+        raise  # not an answer: the reconcile is retried (see rollout.analysis.preflight)
     except KubeError as err:
         check = Check(name, False, f"could not check the {router} routing objects: {err.message}")
     except RolloutError as err:  # RoutingObjectNotFoundError, RouterError, RegistryError
@@ -136,6 +142,8 @@ def _ingress_class(kube: Kube, ingress: str, namespace: str) -> list[Check]:
         obj = kube.get(INGRESSES, ingress, namespace=namespace)
     except NotFoundError:
         return []  # the router check, reading the same Ingress, says so
+    except TransientKubeError:
+        raise  # not an answer: the reconcile is retried (see rollout.analysis.preflight)
     except KubeError as err:
         name = f"IngressClass of Ingress {namespace}/{ingress}"
         return [Check(name, False, f"could not check the {name}: {err.message}")]

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from rollout.analysis.gates import template_runs
 from rollout.analysis.preflight_objects import Check, Ref
-from rollout.errors import KubeError, NotFoundError
+from rollout.errors import KubeError, NotFoundError, TransientKubeError
 from rollout.kube import Kube
 from rollout.kube.kinds import ANALYSIS_TEMPLATES, CLUSTER_ANALYSIS_TEMPLATES, SECRETS
 from rollout.models.analysis import (
@@ -106,6 +106,8 @@ def resolve_templates(
             except NotFoundError:
                 checks.append(Check(label, False, f"{what} not found"))
                 continue
+            except TransientKubeError:
+                raise  # not an answer: the reconcile is retried (see rollout.analysis.preflight)
             except KubeError as err:
                 checks.append(Check(label, False, f"could not check {what}: {err.message}"))
                 continue

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from rollout.errors import KubeError, NotFoundError
+from rollout.errors import KubeError, NotFoundError, TransientKubeError
 from rollout.kube import Kube
 from rollout.kube.kinds import (
     CONFIG_MAPS,
@@ -95,6 +95,8 @@ def _check_group(kube: Kube, group: list[Ref]) -> tuple[Check, Obj | None]:
         if required:
             return Check(first.label, False, f"{what} not found"), None
         return Check(first.label, True, f"{what} not found; optional, so not required"), None
+    except TransientKubeError:
+        raise  # not an answer: the reconcile is retried (see rollout.analysis.preflight)
     except KubeError as err:
         return Check(first.label, False, f"could not check {what}: {err.message}"), None
     wanted = dict.fromkeys(k for r in required for k in r.keys)

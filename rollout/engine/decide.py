@@ -130,9 +130,11 @@ def decide(inputs: Inputs) -> Decision:
     )
     actions += [a for a in scaling if a.replicas > world.replicas(a.revision)]
 
-    # 3. The canary / preview Service follows the new revision only while one is in progress.
+    # 3. The canary / preview Service follows the new revision only while one is in progress,
+    # and only once it has an available pod: header and mirror routes, smoke tests and anyone
+    # calling the canary Service reach it directly, whatever the weights say.
     if strategy.canary_service:
-        actions += _pin(inputs, strategy.canary_service, plan.preview or stable)
+        actions += _pin(inputs, strategy.canary_service, plan.preview or stable, serving=True)
 
     # 4. Weights (only a traffic router sets them; without one they follow pod counts).
     if inputs.traffic_routing:
@@ -406,8 +408,8 @@ def _check_progress_deadline(inputs: Inputs, draft: Draft, plan: _Plan) -> bool:
 
 
 def _pin(inputs: Inputs, service: str, revision: str, *, serving: bool = False) -> list[Action]:
-    """`serving`: the Service takes production traffic, so its selector never moves from a
-    revision with available pods to one without (it waits; the plan brings the pods)."""
+    """`serving`: the Service takes traffic, so its selector never moves from a revision with
+    available pods to one without (it waits; the plan brings the pods)."""
     world = inputs.world
     if service not in world.services:
         return []  # a missing Service is reported in the conditions, not created by us

@@ -140,6 +140,9 @@ def check(inputs: Inputs, draft: Draft) -> Gate:
     return Gate()
 
 
+PREFLIGHT_RECHECK_SECONDS = 10
+
+
 def _started(draft: Draft) -> bool:
     """The update has passed its start gates (or is past step 0: started by an older version)."""
     status = draft.status
@@ -160,7 +163,9 @@ def _before_start(inputs: Inputs, draft: Draft) -> Gate | None:
         return Gate(
             before_start=f"preflight checks failing (nothing deployed; gives up at "
             f"{ends.isoformat()}): {failing}",
-            requeue_at=ends,
+            # What the checks read (ConfigMaps, Secrets, templates ...) is not watched: look
+            # again soon rather than only at the deadline, so a fix lets the rollout start.
+            requeue_at=min(ends, draft.now + timedelta(seconds=PREFLIGHT_RECHECK_SECONDS)),
         )
     draft.unpause(PauseReason.PREFLIGHT)
     analysis = inputs.analysis

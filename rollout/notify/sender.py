@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from rollout.errors import ConfigError
+from rollout.errors import ConfigError, TransientKubeError
 from rollout.kube import Kube
 from rollout.models.analysis import SecretKeyRef
 from rollout.models.notifications import Notification
@@ -241,7 +241,7 @@ class Notifier:
             raise DeliveryError(f"Secret {namespace}/{ref.name}: no cluster access")
         try:
             return secret_value(self._kube, namespace, ref.name, ref.key)
-        except ConfigError as err:
+        except (ConfigError, TransientKubeError) as err:
             raise DeliveryError(err.message) from None
 
 

@@ -34,7 +34,7 @@ from rollout.analysis.provider import MeasureContext, MetricProvider, Observatio
 from rollout.analysis.run_names import RELEASE_GATE_RUN, STEP_GATE_RUN
 from rollout.engine.analysis import AnalysisInputs
 from rollout.engine.draft import Termination
-from rollout.errors import ConfigError, KubeError, NotFoundError
+from rollout.errors import ConfigError, KubeError, NotFoundError, TransientKubeError
 from rollout.kube import Kube
 from rollout.kube.client import Obj
 from rollout.kube.kinds import ANALYSIS_TEMPLATES, CLUSTER_ANALYSIS_TEMPLATES, Kind
@@ -105,6 +105,11 @@ class Analyst:
                 )
             except NotFoundError:
                 raise ConfigError(f"{where} not found") from None
+            except TransientKubeError:
+                # A 5xx, 429 or timeout says nothing of the template: the reconcile fails and
+                # is retried with back-off, as for any other failed read, instead of turning
+                # into a run in Error (which aborts the update at once).
+                raise
             except KubeError as err:
                 raise ConfigError(f"{where} could not be read: {err}") from None
             try:
@@ -241,7 +246,9 @@ class Analyst:
         started = running.started_at if running is not None else now
         try:
             observation = self._observe(rollout, metric, ctx, running)
-        except ConfigError as err:
+        except (ConfigError, TransientKubeError) as err:
+            # A failed read (of a Secret, of a Job) is an Error measurement, which
+            # consecutiveErrorLimit counts: the next interval measures again.
             observation = Observation(Outcome.ERROR, message=err.message)
         except Exception as err:  # a provider bug must not stop the other rollouts
             log.exception("provider for metric %s failed", metric.name)

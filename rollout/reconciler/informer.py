@@ -60,6 +60,7 @@ class Informer:
         self._stop = threading.Event()
         self.synced = threading.Event()
         self._version = ""  # the resourceVersion to watch from; "" lists first
+        self._delivered = False  # the current watch has delivered an event
         self._thread = threading.Thread(
             target=self._run, name=f"informer-{kind.plural}", daemon=True
         )
@@ -129,6 +130,7 @@ class Informer:
     def _run(self) -> None:
         backoff = 0.1
         while not self._stop.is_set():
+            self._delivered = False
             try:
                 if not self._version:
                     self._version = self._relist()
@@ -139,6 +141,11 @@ class Informer:
                 log.info("%s: watch expired, listing again", self.kind.plural)
                 self._version = ""
             except KubeError as err:
+                if self._delivered:
+                    # The stream worked and then broke (a reset, an API server restart): the
+                    # server is up, so resume at once rather than after a growing back-off
+                    # (client-go resets its back-off after a watch that ran well, too).
+                    backoff = 0.1
                 log.warning("%s: %s; retrying in %.1fs", self.kind.plural, err, backoff)
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 10.0)
@@ -176,6 +183,7 @@ class Informer:
             if self._stop.is_set():
                 break
             obj = event.object
+            self._delivered = True
             self._version = str(obj["metadata"].get("resourceVersion", self._version))
             if event.type == "BOOKMARK":
                 continue

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from rollout import service_check
 from rollout.analysis.preflight import run_preflight
 from rollout.engine import Decision, Inputs, decide, decide_invalid, revision_hash
+from rollout.engine.actions import RemoveManagedRoutes, SetWeight
 from rollout.engine.analysis import AnalysisInputs
 from rollout.errors import KubeError, NotFoundError, SpecError
 from rollout.kube import DEPLOYMENTS, EVENTS, ROLLOUTS, Kube
@@ -97,6 +98,10 @@ def significant(status: dict[str, Any]) -> dict[str, Any]:
 FINALIZER = "rollout.dev/routing"
 """On Rollouts with a traffic router: deletion waits until routing is back on stable."""
 ROUTING_RETRY_SECONDS = 10
+ROUTING_READ_BACK_SECONDS = 0.25
+# Only actions that the decision emits while the traffic layer differs from what it wants (a
+# step's SetRoute is repeated on every reconcile of the step, and would make this a loop).
+ROUTING_ACTIONS = (SetWeight, RemoveManagedRoutes)
 
 
 class RolloutReconciler:
@@ -210,7 +215,12 @@ class RolloutReconciler:
         self._notify(rollout, template, status, decision, now)
         Executor(self._kube, router, remember=self._caches.remember).run(rollout, decision.actions)
         self._analyst.terminate(rollout, resolved, decision.terminations, now)
-        times = [t for t in (decision.requeue_at, refresh_at) if t is not None]
+        # Routing objects are not watched: after writing one, look again soon so that the next
+        # decision reads the weight back (a step waits for it), even when this reconcile had
+        # no status change whose watch event would bring the rollout back.
+        routed = any(isinstance(a, ROUTING_ACTIONS) for a in decision.actions)
+        read_back = now + timedelta(seconds=ROUTING_READ_BACK_SECONDS) if routed else None
+        times = [t for t in (decision.requeue_at, refresh_at, read_back) if t is not None]
         return min(times, default=None)
 
     def _notify(

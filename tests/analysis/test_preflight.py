@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from rollout.errors import TransientKubeError
 from rollout.kube import Kube
 from rollout.kube.kinds import (
     CONFIG_MAPS,
@@ -303,9 +304,9 @@ def test_a_claims_storage_class_is_checked_after_the_claim(cluster: Cluster) -> 
 
 
 @pytest.mark.parametrize(
-    ("resource", "code", "reads"), [("configmaps", 403, 1), ("services", 503, 2)]
+    ("resource", "code", "reads"), [("configmaps", 403, 1), ("services", 422, 2)]
 )
-def test_an_api_error_is_a_failed_check_not_an_exception(
+def test_an_api_error_that_answers_is_a_failed_check_not_an_exception(
     cluster: Cluster, resource: str, code: int, reads: int
 ) -> None:
     basics(cluster.kube)
@@ -325,6 +326,24 @@ def test_an_api_error_is_a_failed_check_not_an_exception(
     else:
         assert list(problems) == ["Service default/app-stable", "Service default/app-canary"]
     assert failed(run(cluster, rollout(pod))) == {}  # the faults are used up
+
+
+@pytest.mark.parametrize("code", [500, 503, 429])
+def test_an_api_error_that_does_not_answer_is_raised_for_a_retry(
+    cluster: Cluster, code: int
+) -> None:
+    """A 5xx or 429 says nothing of the object: raised (the reconcile is retried with back-off)
+    rather than a failed check that would pause the rollout."""
+    basics(cluster.kube)
+    _config_map(cluster.kube)
+    pod = {
+        "containers": [APP],
+        "volumes": [{"name": "config", "configMap": {"name": "app-config"}}],
+    }
+    cluster.sandbox.faults.add(verb="get", resource="configmaps", code=code, count=1)
+    with pytest.raises(TransientKubeError):
+        run(cluster, rollout(pod))
+    assert failed(run(cluster, rollout(pod))) == {}
 
 
 def test_disabled_checks_nothing(cluster: Cluster) -> None:

@@ -231,7 +231,7 @@ class ControllerProcess:
     Leader election stays on, with a stable `identity`: a process restarted after a SIGKILL
     holds the same identity as its dead predecessor, so it renews that Lease at once instead
     of waiting out its duration (as a StatefulSet pod restarted under its name would).
-    `options` are added to the command line."""
+    `options` are added to the command line, `env` to the environment (e.g. libfaketime's)."""
 
     def __init__(
         self,
@@ -239,10 +239,12 @@ class ControllerProcess:
         *,
         identity: str = "e2e-controller",
         options: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
     ) -> None:
         self.kubeconfig = kubeconfig
         self.identity = identity
         self.options = options
+        self.env = dict(env or {})
         suffix = "" if identity == "e2e-controller" else f".{identity}"
         self.log = kubeconfig.with_suffix(f"{suffix}.controller.log")
         self.proc: subprocess.Popen[bytes] | None = None
@@ -271,7 +273,7 @@ class ControllerProcess:
                 ],
                 stdout=subprocess.DEVNULL,
                 stderr=log,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env},
             )
 
     def kill(self) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 from rollout.analysis.gates import release_gate_metrics, step_gate_metrics
 from rollout.analysis.provider import Observation, Outcome
 from rollout.engine.analysis import AnalysisInputs
+from rollout.engine.gating import PREFLIGHT_RECHECK_SECONDS
 from rollout.models import Phase
 from rollout.models.analysis import Metric
 from rollout.models.analysis_status import AnalysisPhase, MeasurementPhase
@@ -312,6 +313,18 @@ def test_failing_preflight_checks_deploy_nothing() -> None:
     sim.metrics = {"step-1": (success_rate(count=1),)}
     sim.observe = scripted([value(0.999)])
     sim.run(seconds=60, until=lambda s: s.status.phase == Phase.HEALTHY)
+
+
+def test_failing_preflight_checks_are_looked_at_again_soon_not_only_at_the_deadline() -> None:
+    """What they read is not watched: the rollout asks to be reconciled again within
+    PREFLIGHT_RECHECK_SECONDS, so an object created meanwhile lets it start."""
+    sim = started()
+    sim.preflight = ("ConfigMap default/app-config (volume 'config') not found",)
+    sim.run(seconds=5)
+    decision = sim.step()
+    assert decision.requeue_at is not None
+    wait = (decision.requeue_at - sim.now).total_seconds()
+    assert 0 < wait <= PREFLIGHT_RECHECK_SECONDS < sim.rollout.spec.preflight.timeout
 
 
 def test_promote_accepts_an_inconclusive_background_analysis() -> None:

@@ -47,7 +47,7 @@ class WebhookProvider:
     def measure(
         self, config: BaseModel, ctx: MeasureContext, running: Measurement | None
     ) -> Observation:
-        """Raises what ctx.secret raises (ConfigError) for a missing Secret."""
+        """Raises what ctx.secret raises (ConfigError, TransientKubeError) for a Secret."""
         if not isinstance(config, Webhook):
             raise TypeError(f"expected Webhook, got {type(config).__name__}")
         secrets: list[str] = []

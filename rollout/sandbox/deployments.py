@@ -10,6 +10,10 @@ the Available condition). Status and the Available/Progressing conditions
 follow the documented deployment-controller semantics, including
 ProgressDeadlineExceeded. Status is written only when it changes.
 
+A pass looks only at the Deployments that changed since the last one and those
+whose status is due to change by then (a replica becoming ready or available, the
+progress deadline), so its cost follows the changes, not the number of Deployments.
+
 Knobs, read from the Deployment's annotations or its pod template's:
 ``sandbox.rollout.dev/ready-after: "2.5"`` and
 ``sandbox.rollout.dev/never-ready: "true"``.
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import heapq
 import json
 import logging
 import math
@@ -100,20 +105,42 @@ class DeploymentSimulator(ControllerLoop):
         self._rt = rt
         self._ready_delay = ready_delay
         self._state: dict[str, _Replicas] = {}
+        self._uids: dict[tuple[str, str], str] = {}  # (namespace, name) -> uid simulated
+        self._changed: set[tuple[str, str]] = set()  # written since the last pass
+        self._timers: list[tuple[float, tuple[str, str]]] = []  # heap: (monotonic, key)
+        self._full_pass = True  # the first pass looks at every Deployment
+
+    def _on_change(self, key: str, type_: str, obj: JSON) -> None:
+        """Called under the store's lock, after each commit."""
+        if key == self._rt.storage_key:
+            meta = obj["metadata"]
+            self._changed.add((meta.get("namespace") or "", meta["name"]))
+        super()._on_change(key, type_, obj)
 
     def reconcile_all(self) -> None:
-        snapshot = self._store.objects_of(self._rt.storage_key)
-        live = set()
-        for (ns, name), obj in snapshot:
-            uid = obj["metadata"]["uid"]
-            live.add(uid)
+        now_mono = time.monotonic()
+        with self._store.lock:  # `_on_change` runs under it
+            keys, self._changed = self._changed, set()
+        while self._timers and self._timers[0][0] <= now_mono:
+            keys.add(heapq.heappop(self._timers)[1])
+        if self._full_pass:
+            self._full_pass = False
+            keys.update(key for key, _ in self._store.objects_of(self._rt.storage_key))
+        for ns, name in sorted(keys):
+            obj = self._store.find(self._rt, ns, name)
+            uid = obj["metadata"]["uid"] if obj is not None else None
+            old_uid = self._uids.pop((ns, name), None)
+            if old_uid is not None and old_uid != uid:
+                self._state.pop(old_uid, None)  # deleted, or deleted and created again
+            if obj is None or uid is None:
+                continue
+            self._uids[(ns, name)] = uid
             now_mono, now_wall = time.monotonic(), time.time()
-            wanted = self._desired_status(obj, now_mono, now_wall)
+            wanted, due = self._desired_status(obj, now_mono, now_wall)
+            if due is not None:
+                heapq.heappush(self._timers, (due, (ns, name)))
             if wanted != obj.get("status"):
                 self._write(ns, name, uid, wanted)
-        for uid in list(self._state):
-            if uid not in live:
-                del self._state[uid]
 
     def _write(self, ns: str, name: str, uid: str, status: JSON) -> None:
         def with_status(current: JSON) -> JSON:
@@ -127,7 +154,9 @@ class DeploymentSimulator(ControllerLoop):
         except Exception as exc:  # deleted meanwhile, etc.: next pass sees the truth
             _log.debug("status write for %s/%s skipped: %s", ns, name, exc)
 
-    def _desired_status(self, obj: JSON, now: float, wall: float) -> JSON:
+    def _desired_status(self, obj: JSON, now: float, wall: float) -> tuple[JSON, float | None]:
+        """The status `obj` should have now, and when (monotonic) it next changes by itself
+        (None: not before the object changes)."""
         meta, spec = obj["metadata"], obj.get("spec") or {}
         desired = int(spec.get("replicas", 1))
         generation = int(meta.get("generation", 1))
@@ -155,6 +184,12 @@ class DeploymentSimulator(ControllerLoop):
         if available > st.available_seen:
             st.progress_mono, st.progress_wall = now, wall  # new available pods count as progress
         st.available_seen = available
+        deadline = float(spec.get("progressDeadlineSeconds", 600))
+        changes = [] if never else [s + ready_after for s in st.starts]
+        changes += [] if never else [s + ready_after + min_ready for s in st.starts]
+        if available < desired:
+            changes.append(st.progress_mono + deadline + 1e-3)  # `>`: just after the deadline
+        due = min((t for t in changes if t > now and math.isfinite(t)), default=None)
 
         rs = f"{meta['name']}-{tmpl}"
         previous = {c.get("type"): c for c in (obj.get("status") or {}).get("conditions") or []}
@@ -167,7 +202,6 @@ class DeploymentSimulator(ControllerLoop):
                 "MinimumReplicasUnavailable",
                 "Deployment does not have minimum availability.",
             )
-        deadline = float(spec.get("progressDeadlineSeconds", 600))
         if spec.get("paused"):
             prog = ("Unknown", "DeploymentPaused", "Deployment is paused")
         elif available >= desired:
@@ -200,7 +234,7 @@ class DeploymentSimulator(ControllerLoop):
             if value:
                 status[key] = value
         status["conditions"] = conditions
-        return status
+        return status, due
 
 
 def _condition(

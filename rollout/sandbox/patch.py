@@ -19,6 +19,8 @@ _OPS = ("add", "remove", "replace", "move", "copy", "test")
 
 def json_equal(a: Any, b: Any) -> bool:
     """Structural JSON equality (Python's ``True == 1`` must not leak through)."""
+    if a != b:  # Python's equality is the looser one: unequal there is unequal here (fast)
+        return False
     if isinstance(a, bool) or isinstance(b, bool):
         return isinstance(a, bool) and isinstance(b, bool) and a == b
     if isinstance(a, int | float) and isinstance(b, int | float):

@@ -88,13 +88,15 @@ def routing_object(router: str, name: str) -> dict[str, Any] | None:
     return None
 
 
-def rollout(name: str, image: str, router: str = "none") -> dict[str, Any]:
+def rollout(
+    name: str, image: str, router: str = "none", steps: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     canary: dict[str, Any] = {
         "stableService": f"{name}-stable",
         "canaryService": f"{name}-canary",
         "scaleDownDelaySeconds": 1,
         "abortScaleDownDelaySeconds": 1,
-        "steps": STEPS,
+        "steps": STEPS if steps is None else steps,
     }
     if ROUTINGS[router] is not None:
         canary["trafficRouting"] = ROUTINGS[router](name)
@@ -111,6 +113,16 @@ def rollout(name: str, image: str, router: str = "none") -> dict[str, Any]:
             },
             "strategy": {"canary": canary},
         },
+    }
+
+
+def service(name: str, *, app: str) -> dict[str, Any]:
+    """A Service selecting the rollout's pods (the controller pins it to one revision)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name},
+        "spec": {"selector": {"app": app}},
     }
 
 
@@ -141,16 +153,17 @@ def writes_by_resource(url: str) -> dict[str, int]:
     return counts
 
 
-def peak_rss_mib(pid: int) -> float:
+def peak_rss_mib(pid: int, field: str = "VmHWM") -> float:
+    """The process's peak resident set (or another /proc/PID/status size, e.g. VmRSS), MiB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
 
-def run(n: int, workdir: Path, router: str = "none") -> dict[str, Any]:
-    kubeconfig = workdir / f"kubeconfig-{router}-{n}"
-    stats_file = workdir / f"stats-{router}-{n}.json"
+def start_sandbox(kubeconfig: Path, *, ready_delay: float = 0.5) -> subprocess.Popen[bytes]:
+    """The sandbox API server in its own process; returns once it serves and the kubeconfig
+    is written."""
     sandbox = subprocess.Popen(
         [
             sys.executable,
@@ -159,7 +172,7 @@ def run(n: int, workdir: Path, router: str = "none") -> dict[str, Any]:
             "--kubeconfig",
             str(kubeconfig),
             "--ready-delay",
-            "0.5",
+            str(ready_delay),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -167,6 +180,58 @@ def run(n: int, workdir: Path, router: str = "none") -> dict[str, Any]:
     assert sandbox.stdout is not None
     sandbox.stdout.readline()  # "serving on ..."
     sandbox.stdout.readline()  # "kubeconfig written ..."
+    return sandbox
+
+
+def stop_sandbox(sandbox: subprocess.Popen[bytes]) -> None:
+    sandbox.send_signal(signal.SIGTERM)
+    sandbox.wait(timeout=30)
+    if sandbox.stdout is not None:
+        sandbox.stdout.close()
+
+
+def start_controller(
+    kubeconfig: Path,
+    stats_file: Path,
+    log_file: Path,
+    *,
+    workers: int = 4,
+    metrics_port: int | None = None,
+) -> subprocess.Popen[bytes]:
+    """A real `rollout controller` process, its output in `log_file`. It writes its counters
+    to `stats_file` on SIGTERM; SIGUSR1 resets them. `metrics_port` None: the default port."""
+    port = [] if metrics_port is None else ["--metrics-port", str(metrics_port)]
+    with log_file.open("wb") as log:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "rollout.cli.main",
+                "controller",
+                "--kubeconfig",
+                str(kubeconfig),
+                "--workers",
+                str(workers),
+                "--log-level",
+                "warning",
+                "--stats-file",
+                str(stats_file),
+                "--metrics-address",  # metrics on, as in a cluster, but on loopback only
+                "127.0.0.1",
+                *port,
+                # One controller: its Lease renewals (a write every 2 s) would only blur the
+                # writes-per-transition figure the earlier runs are compared with.
+                "--no-leader-elect",
+            ],
+            stdout=log,
+            stderr=log,
+        )
+
+
+def run(n: int, workdir: Path, router: str = "none") -> dict[str, Any]:
+    kubeconfig = workdir / f"kubeconfig-{router}-{n}"
+    stats_file = workdir / f"stats-{router}-{n}.json"
+    sandbox = start_sandbox(kubeconfig)
     controller = None
     kube = Kube.from_config(kubeconfig=str(kubeconfig))
     try:
@@ -177,29 +242,8 @@ def run(n: int, workdir: Path, router: str = "none") -> dict[str, Any]:
             upstream.install(kube, "gateway.networking.k8s.io", "HTTPRoute")
         if router == "linkerd":
             upstream.install(kube, "split.smi-spec.io", "TrafficSplit", file=upstream.LINKERD_SMI)
-        log = (workdir / f"controller-{router}-{n}.log").open("wb")
-        controller = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "rollout.cli.main",
-                "controller",
-                "--kubeconfig",
-                str(kubeconfig),
-                "--workers",
-                "4",
-                "--log-level",
-                "warning",
-                "--stats-file",
-                str(stats_file),
-                "--metrics-address",  # metrics on, as in a cluster, but on loopback only
-                "127.0.0.1",
-                # One controller: its Lease renewals (a write every 2 s) would only blur the
-                # writes-per-transition figure the earlier runs are compared with.
-                "--no-leader-elect",
-            ],
-            stdout=log,
-            stderr=log,
+        controller = start_controller(
+            kubeconfig, stats_file, workdir / f"controller-{router}-{n}.log"
         )
         names = [f"svc-{i:05d}" for i in range(n)]
         for name in names:
@@ -207,16 +251,7 @@ def run(n: int, workdir: Path, router: str = "none") -> dict[str, Any]:
             if obj is not None:
                 kube.create(KINDS[router], obj, namespace=NS)
             for svc in (f"{name}-stable", f"{name}-canary", name):
-                kube.create(
-                    SERVICES,
-                    {
-                        "apiVersion": "v1",
-                        "kind": "Service",
-                        "metadata": {"name": svc},
-                        "spec": {"selector": {"app": name}},
-                    },
-                    namespace=NS,
-                )
+                kube.create(SERVICES, service(svc, app=name), namespace=NS)
             kube.create(ROLLOUTS, rollout(name, "app:v1", router), namespace=NS)
 
         def all_healthy(items: list[dict[str, Any]]) -> bool:
@@ -265,8 +300,7 @@ def run(n: int, workdir: Path, router: str = "none") -> dict[str, Any]:
         if controller is not None and controller.poll() is None:
             controller.kill()
         kube.close()
-        sandbox.send_signal(signal.SIGTERM)
-        sandbox.wait(timeout=30)
+        stop_sandbox(sandbox)
 
     requests = stats["api_requests"]
     writes = sum(v for k, v in requests.items() if k in ("create", "update", "patch", "delete"))
@@ -289,6 +323,15 @@ def run(n: int, workdir: Path, router: str = "none") -> dict[str, Any]:
         },
         "controller_peak_rss_mib": round(rss, 1),
     }
+
+
+def write_report(out: str | Path, report: dict[str, Any]) -> int:
+    """Write a benchmark's figures (with the command and machine in them) as JSON; 0."""
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"written to {path}")
+    return 0
 
 
 def main() -> int:
@@ -316,11 +359,7 @@ def main() -> int:
         "when": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "results": results,
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"written to {out}")
-    return 0
+    return write_report(args.out, report)
 
 
 if __name__ == "__main__":

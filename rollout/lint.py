@@ -224,10 +224,10 @@ def _selector_is_readable(service: dict[str, Any]) -> bool:
     spec = service.get("spec")
     if spec is None:
         return True
-    selector = spec.get("selector") if isinstance(spec, dict) else None
-    if not isinstance(spec, dict) or not isinstance(selector or {}, dict):
+    if not isinstance(spec, dict):
         return False
-    return all(isinstance(key, str) for key in selector or {})
+    selector = spec.get("selector") or {}
+    return isinstance(selector, dict) and all(isinstance(key, str) for key in selector)
 
 
 def _check(doc: Document, label: str, report: LintReport) -> None:

@@ -30,7 +30,7 @@ def object_name(value: str) -> str:
 
 def namespace_name(value: str) -> str:
     """argparse type: a namespace, a DNS-1123 label."""
-    if len(value) <= 63 and _LABEL.fullmatch(value):
+    if is_label(value):
         return value
     raise argparse.ArgumentTypeError(
         f"{value!r} is not a valid namespace (lower-case letters, digits and '-', at most 63)"

@@ -135,11 +135,17 @@ class DashboardApp(App[None]):
             screen.tick(now)
 
     def _live_screens(self) -> list[RolloutScreen]:
-        """The rollout screens to update; none once the app is quitting (a timer can still
-        fire while the screens are being taken down)."""
+        """The rollout screens to update: only those composed and mounted (a screen just
+        pushed is on the stack, and attached, before its widgets exist: a tick then found no
+        StepList), and none once the app is quitting (a timer can still fire while the
+        screens are being taken down)."""
         if not self.is_running:
             return []
-        return [s for s in self.screen_stack if isinstance(s, RolloutScreen) and s.is_attached]
+        return [
+            s
+            for s in self.screen_stack
+            if isinstance(s, RolloutScreen) and s.is_attached and s.is_mounted
+        ]
 
     # -- screens ---------------------------------------------------------------------------
     def open_detail(self, key: str) -> None:

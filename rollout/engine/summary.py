@@ -27,6 +27,7 @@ def summarize(inputs: Inputs, draft: Draft, message: str, *, waiting: bool) -> N
         not updating
         and world.replicas(stable) == spec.replicas
         and world.available(stable) >= spec.replicas
+        and _traffic_settled(inputs, stable)
     )
     if aborted or status.deadline_exceeded:
         phase = Phase.DEGRADED
@@ -86,6 +87,26 @@ def summarize(inputs: Inputs, draft: Draft, message: str, *, waiting: bool) -> N
     status.available_replicas = sum(s.available for s in revisions)
     status.selector = ",".join(f"{k}={v}" for k, v in sorted(spec.selector.match_labels.items()))
     _record_weights(inputs, draft)
+
+
+def _traffic_settled(inputs: Inputs, stable: str | None) -> bool:
+    """Every Service we pin selects the stable revision and a router's weights, read back, give
+    it all traffic. Status is written before the actions run, so without this a promotion's
+    status says Healthy while the stable Service still selects the old revision, and a CI job
+    waiting for Healthy goes on before traffic moved. The write's watch event (a Service) or
+    the read-back requeue (a route) brings the rollout back to say Healthy."""
+    world, strategy = inputs.world, inputs.spec.strategy
+    for service in (strategy.stable_service, strategy.canary_service):
+        if service and service in world.services and world.services[service] != stable:
+            return False
+    if not inputs.traffic_routing:
+        return True
+    weights = world.weights
+    return (
+        weights is not None
+        and weights.stable.revision == stable
+        and (weights.canary.weight == 0 or weights.canary.revision == stable)
+    )
 
 
 def _record_weights(inputs: Inputs, draft: Draft) -> None:

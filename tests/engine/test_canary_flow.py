@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
+from rollout.engine import PinService
 from rollout.models import Phase
 from tests.engine.sim import Sim, make_rollout
+
+ROUTING = {"istio": {"virtualService": {"name": "vs"}}}
 
 
 def healthy(sim: Sim) -> bool:
@@ -151,3 +156,24 @@ def test_promote_full_from_the_first_step_reaches_healthy() -> None:
     sim.run(seconds=20, until=healthy)
     assert sim.status.stable_revision == sim.revision_of("demo:v2")
     assert "PromotedFull" in [h.reason for h in sim.status.history]
+
+
+@pytest.mark.parametrize("routed", [False, True], ids=["services", "router"])
+def test_healthy_is_said_only_once_traffic_is_on_the_new_stable(routed: bool) -> None:
+    """Status is written before the actions run: the decision that makes v2 stable also moves
+    the stable Service (and with a router, the weight), so it must not say Healthy yet. A CI job
+    waiting for Healthy would go on while the stable Service still selects v1."""
+    rollout = make_rollout(strategy__canary__trafficRouting=ROUTING) if routed else make_rollout()
+    sim = Sim(rollout, traffic_routing=routed)
+    sim.run(until=healthy)
+    v2 = sim.revision_of("demo:v2")
+    sim.set_image("demo:v2")
+    sim.run(until=lambda s: s.status.phase == Phase.PAUSED and s.status.current_step_index == 3)
+    sim.promote()
+    while sim.status.stable_revision != v2:
+        decision = sim.step()
+    assert PinService("demo-stable", v2) in decision.actions
+    assert decision.status.phase == Phase.PROGRESSING
+    sim.step()  # the Service's watch event (or the route's read-back) brings it back
+    assert sim.status.phase == Phase.HEALTHY
+    assert sim.services == {"demo-stable": v2, "demo-canary": v2}

@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 UP, REFUSING, ERRORING = "up", "refusing", "erroring"
+UNSERVED = "unserved"  # a path with no value: 503 whatever the mode
 
 
 class _Server(ThreadingHTTPServer):
@@ -26,12 +27,13 @@ class _Server(ThreadingHTTPServer):
 
 class MetricsEndpoint:
     """`GET /<path>` answers `{"value": V}` with the value set for that path, while `up`.
-    `refusing`: nothing listens. `erroring`: every request gets 503."""
+    `refusing`: nothing listens. `erroring`: every request gets 503. `requests` counts the
+    answers by kind (the 503s of the outage apart from those of a path with no value)."""
 
     def __init__(self) -> None:
         self.values: dict[str, float] = {}
         self.mode = UP
-        self.requests: dict[str, int] = {UP: 0, ERRORING: 0}
+        self.requests: dict[str, int] = {UP: 0, ERRORING: 0, UNSERVED: 0}
         self._server = self._serve(0)
         self.port = int(self._server.server_address[1])
         self.url = f"http://127.0.0.1:{self.port}"
@@ -48,7 +50,7 @@ class MetricsEndpoint:
             def do_GET(self) -> None:
                 path = self.path.split("?", 1)[0].lstrip("/")
                 if endpoint.mode == ERRORING or path not in endpoint.values:
-                    endpoint.requests[ERRORING] += 1
+                    endpoint.requests[ERRORING if endpoint.mode == ERRORING else UNSERVED] += 1
                     status, body = 503, b'{"error": "metrics backend unavailable"}'
                 else:
                     endpoint.requests[UP] += 1

@@ -11,8 +11,9 @@ Kinds (`KINDS` has the counts for the 100-rollout run; the reference run has one
 - `bkbad`: background analysis (istio) answering a bad value from step 1, a manual pause
   nobody promotes: aborted by the analysis, never promoted by the steps.
 - `fragile`: an analysis step whose metric tolerates 2 errors in a row, released while the
-  metrics provider is down: aborted by the outage. (The others tolerate 1000: they ride it
-  out and decide on the values once it is back.)
+  metrics provider is down, on a path that answers 503 even once it is back: aborted by the
+  errors. (The others tolerate 1000: they ride the outage out and decide on the values once
+  it is over.)
 - `bg`, `bggood`: blue-green with auto-promotion; `bggood` with a pre-promotion analysis.
 """
 

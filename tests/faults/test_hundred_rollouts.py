@@ -58,11 +58,14 @@ from tests.faults.scenario import (
     services,
 )
 
-pytestmark = [pytest.mark.slow, pytest.mark.e2e]
+pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.alone]
 
 SEED = int(os.environ.get("FAULTS_SEED", "7"))
 READY_DELAY = 0.3  # seconds a new pod takes to become available
-VALUES = {"good": 0.01, "bad": 0.5, "fragile": 0.01}
+# The `fragile` path is never served (503): those rollouts are released into the metrics
+# outage, and an answer once the outage is over would let a slow one (it may not reach its
+# analysis step within the outage under SIGKILLs and faults) pass instead of being aborted.
+VALUES = {"good": 0.01, "bad": 0.5}
 Reference = dict[str, tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]]
 
 
@@ -78,10 +81,10 @@ def unarmed() -> Invariants:
 
 def reference_run() -> Reference:
     """One rollout of each kind, released by an uninterrupted controller: no kills, faults,
-    drops or jumps. The `fragile` metric's path is not served (503), as in the outage it
-    meets in the real run. Returns kind -> (history, analysis runs), by revision role."""
+    drops or jumps (the `fragile` metric's path is not served, as in the real run). Returns
+    kind -> (history, analysis runs), by revision role."""
     endpoint = MetricsEndpoint()
-    endpoint.values = {k: v for k, v in VALUES.items() if k != "fragile"}
+    endpoint.values = dict(VALUES)
     cluster = Cluster(ready_delay=READY_DELAY)
     recorder = StoreRecorder(cluster.sandbox)
     invariants = unarmed()

@@ -22,6 +22,8 @@ from types import TracebackType
 
 import httpx
 
+from tests.locks import APT, locked
+
 READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 10.0
 
@@ -33,6 +35,11 @@ class PrometheusUnavailableError(RuntimeError):
 def ensure_installed() -> tuple[str, str]:
     """Paths of `prometheus` and `promtool`, installing the Debian package when either is
     missing (the tests run as root on Debian machines)."""
+    with locked(APT):
+        return _ensure_installed()
+
+
+def _ensure_installed() -> tuple[str, str]:
     found = shutil.which("prometheus"), shutil.which("promtool")
     if found[0] and found[1]:
         return found[0], found[1]

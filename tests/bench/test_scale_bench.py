@@ -9,7 +9,7 @@ import pytest
 
 from tests.bench import scale_bench as bench
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.alone]
 
 
 def test_the_scale_benchmark_at_a_tiny_size_writes_every_figure(tmp_path: Path) -> None:

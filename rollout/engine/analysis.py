@@ -130,6 +130,17 @@ def end(
                 else ("stopped: the run ended")
             )
     if not run.phase.done:
+        # A measurement the provider started (a Job) but whose Running record never reached
+        # the status (the write lost to a 409, e.g. the very `abort` that ends the run here)
+        # is invisible above; without a stop, its Job would test the canary for its whole
+        # length after the abort. The provider finds it by its labels.
+        stopping = {s.metric for s in stops}
+        results = {r.name: r for r in run.metrics}
+        for metric_name in dict.fromkeys([*metrics, *results]):
+            known = results.get(metric_name)
+            if metric_name not in stopping and (known is None or not known.phase.done):
+                stops.append(Termination(name, metric_name, None))
+    if not run.phase.done:
         for result in run.metrics:
             metric = metrics.get(result.name)
             if metric is not None:

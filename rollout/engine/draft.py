@@ -12,11 +12,13 @@ from rollout.models.status import HISTORY_LIMIT, PauseCondition, PauseReason
 
 @dataclass(frozen=True)
 class Termination:
-    """A Running measurement (a Job) whose run ended: the reconciler stops it."""
+    """A measurement whose run ended: the reconciler stops it (deletes its Job)."""
 
     run: str
     metric: str
-    measurement: Measurement
+    measurement: Measurement | None
+    """The Running measurement on record; None: none is, but one may have started whose
+    record was lost (the provider created a Job, then the status write met a 409)."""
 
 
 @dataclass

@@ -320,7 +320,9 @@ class Analyst:
                 model = provider.config_model.model_validate(metric.provider.config)
                 ctx = self._context(rollout, stop.run, metric, now, {})
                 provider.terminate(model, ctx, stop.measurement)
-            except Exception:  # stopping is best effort: Jobs also carry a TTL and an owner
+            except KubeError as err:  # stopping is best effort: Jobs also carry a TTL and an owner
+                log.warning("could not stop measurement of %s/%s: %s", stop.run, stop.metric, err)
+            except Exception:
                 log.exception("could not stop measurement of %s/%s", stop.run, stop.metric)
 
 

@@ -317,6 +317,29 @@ def test_terminate_deletes_the_job_and_its_pods(cluster: Cluster) -> None:
     provider.terminate(config, ctx, running(first))  # already gone: fine
 
 
+def test_terminate_without_a_record_deletes_the_unfinished_jobs_of_the_measurement(
+    cluster: Cluster,
+) -> None:
+    """A Job created just before a status write that failed (a 409 from the abort that ends
+    the run) is on record nowhere: terminate(None) finds it by its labels. A finished Job of
+    the measurement (its verdict kept) and another metric's Job are left alone."""
+    provider = JobProvider(cluster.kube)
+    earlier = context(now=NOW - timedelta(minutes=5))  # a finished measurement, same labels
+    assert until_done(provider, metric(), earlier, provider.measure(metric(), earlier, None))
+    config = metric(duration="1h")
+    provider.measure(config, context(), None)  # the lost one
+    lost = job_name(context())
+    other = context(metric="other")
+    provider.measure(config, other, None)
+    later = context(now=NOW + timedelta(seconds=30))  # the analyst's clock moved on
+
+    provider.terminate(config, later, None)
+    with pytest.raises(NotFoundError):
+        cluster.kube.get(JOBS, lost, namespace=NS)
+    left = {j["metadata"]["name"] for j in jobs(cluster)}
+    assert left == {job_name(other), job_name(earlier)}
+
+
 def test_a_job_deleted_while_running_is_an_error(cluster: Cluster) -> None:
     provider = JobProvider(cluster.kube)
     ctx = context()

@@ -209,6 +209,33 @@ def test_promote_skips_a_running_analysis_and_stops_its_job() -> None:
     assert sim.terminated == ["step-1/smoke"]
 
 
+def test_an_abort_stops_a_job_metric_whose_running_measurement_never_reached_the_status() -> None:
+    """The provider created the Job, then the status write recording it lost to the abort's
+    409: nothing Running is on record, and the abort still asks for the metric to be stopped
+    (the provider then finds the Job by its labels). A metric already finished is not."""
+    sim = started()
+    provider = {"job": {"spec": {"template": {}}}}
+    # `smoke` is not due yet, which is all the engine sees of a measurement whose record was
+    # lost; `quick` measures once and is done.
+    job = Metric.model_validate({"name": "smoke", "initialDelay": "1h", "provider": provider})
+    done = Metric.model_validate({"name": "quick", "count": 1, "provider": provider})
+    sim.metrics = {"step-1": (job, done)}
+    sim.observe = scripted([Observation(Outcome.SUCCEEDED)])
+    sim.run(seconds=30, until=lambda s: bool(s.status.analysis_runs))
+    sim.run(seconds=2)
+    (run,) = sim.status.analysis_runs
+    assert [(m.name, m.phase.done, len(m.measurements)) for m in run.metrics] == [
+        ("smoke", False, 0),
+        ("quick", True, 1),
+    ]
+    sim.request(abort=True)
+    decision = sim.step()
+    assert sim.status.abort
+    assert [(t.run, t.metric, t.measurement) for t in decision.terminations] == [
+        ("step-1", "smoke", None)
+    ]
+
+
 BACKGROUND = {"templates": [{"templateName": "error-rate"}], "startingStep": 1}
 
 

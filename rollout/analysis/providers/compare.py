@@ -87,7 +87,9 @@ class CompareProvider:
             sides.append(got)
         return judge_latency(sides[0], sides[1], config)
 
-    def terminate(self, config: BaseModel, ctx: MeasureContext, running: Measurement) -> None:
+    def terminate(
+        self, config: BaseModel, ctx: MeasureContext, running: Measurement | None
+    ) -> None:
         """Nothing runs between measurements."""
 
     def close(self) -> None:

@@ -134,13 +134,24 @@ class JobProvider:
             return self._poll(config, ctx, name)
         return self._start(config, ctx)
 
-    def terminate(self, config: BaseModel, ctx: MeasureContext, running: Measurement) -> None:
-        """Delete the Job and, in the background, its Pods. A Job already gone is fine."""
-        name = running.metadata.get("job")
-        if not name:
-            return
-        with contextlib.suppress(NotFoundError):  # already gone: deleted, or its TTL ran out
-            self._kube.delete(JOBS, name, namespace=ctx.namespace, propagation="Background")
+    def terminate(
+        self, config: BaseModel, ctx: MeasureContext, running: Measurement | None
+    ) -> None:
+        """Delete the Job and, in the background, its Pods. A Job already gone is fine. Also
+        every unfinished Job carrying this measurement's labels: one created just before a
+        status write that failed is on record nowhere else (its name has the `now` of that
+        attempt), and it would go on testing the canary after the run ended."""
+        names = {running.metadata.get("job")} if running is not None else set()
+        selector = ",".join(f"{k}={v}" for k, v in sorted(measurement_labels(ctx).items()))
+        existing, _ = self._kube.list(JOBS, namespace=ctx.namespace, label_selector=selector)
+        names |= {
+            str(j["metadata"]["name"])
+            for j in existing
+            if finished_condition(j) is None and not j["metadata"].get("deletionTimestamp")
+        }
+        for name in sorted(n for n in names if n):
+            with contextlib.suppress(NotFoundError):  # already gone: deleted, or its TTL ran out
+                self._kube.delete(JOBS, name, namespace=ctx.namespace, propagation="Background")
 
     # -- starting ----------------------------------------------------------------------------
     def _start(self, config: JobMetric, ctx: MeasureContext) -> Observation:

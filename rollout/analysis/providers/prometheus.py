@@ -485,7 +485,9 @@ class PrometheusProvider:
         except RolloutError as exc:
             return Observation(Outcome.ERROR, message=str(exc))
 
-    def terminate(self, config: BaseModel, ctx: MeasureContext, running: Measurement) -> None:
+    def terminate(
+        self, config: BaseModel, ctx: MeasureContext, running: Measurement | None
+    ) -> None:
         """An instant query is never left running."""
 
     def close(self) -> None:

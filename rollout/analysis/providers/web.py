@@ -193,7 +193,9 @@ class WebProvider:
             return error(found.message, secrets)
         return found
 
-    def terminate(self, config: BaseModel, ctx: MeasureContext, running: Measurement) -> None:
+    def terminate(
+        self, config: BaseModel, ctx: MeasureContext, running: Measurement | None
+    ) -> None:
         """Nothing to stop: a web measurement is never left Running."""
 
 

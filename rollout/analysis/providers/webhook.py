@@ -90,5 +90,7 @@ class WebhookProvider:
             )
         return error(f"{where} answered HTTP {status}: {quoted}", secrets)
 
-    def terminate(self, config: BaseModel, ctx: MeasureContext, running: Measurement) -> None:
+    def terminate(
+        self, config: BaseModel, ctx: MeasureContext, running: Measurement | None
+    ) -> None:
         """Nothing to stop: a webhook call is never left Running."""

@@ -25,6 +25,7 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.watch.watch import iter_resp_lines
 
+from rollout import jsonwire
 from rollout.errors import (
     ConflictError,
     ForbiddenError,
@@ -233,7 +234,7 @@ class Kube:
             for line in iter_resp_lines(raw):  # type: ignore[no-untyped-call]
                 if not line:
                     continue
-                event = json.loads(line)
+                event = jsonwire.loads(line)
                 if event.get("type") == "ERROR":
                     status = event.get("object") or {}
                     raise _error(int(status.get("code") or 500), status, "watch", path)
@@ -253,7 +254,7 @@ class Kube:
             data = response.read()
         except (urllib3.exceptions.HTTPError, OSError) as err:
             raise TransientKubeError(f"{verb} {path}: {err}", verb=verb, target=path) from None
-        return json.loads(data) if data else {}
+        return jsonwire.loads(data) if data else {}
 
     def _send(
         self,

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
+
+from rollout import jsonwire
 
 from . import lifecycle, pod_logs
 from .errors import bad_request, invalid, method_not_allowed, unsupported_media_type
@@ -76,7 +77,7 @@ def parse_body(raw: bytes, content_type: str) -> Any:
     try:
         if "yaml" in content_type:
             return yaml.safe_load(raw.decode())
-        return json.loads(raw)
+        return jsonwire.loads(raw)
     except (ValueError, yaml.YAMLError) as exc:
         raise bad_request(f"error decoding request body: {exc}") from exc
 

@@ -24,6 +24,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from rollout import jsonwire
+
 from .admin import handle_admin
 from .api import Api, Reply, WatchPlan
 from .authz import Authorizer, Request, forbidden_message
@@ -60,10 +62,10 @@ def _render_events(batch: bytes, render: Callable[[JSON], JSON]) -> bytes:
     """Re-encode object events (not ERROR/BOOKMARK) through ``render``."""
     out = []
     for line in batch.splitlines():
-        event = json.loads(line)
+        event = jsonwire.loads(line)
         if event.get("type") in ("ADDED", "MODIFIED", "DELETED"):
             event["object"] = render(event["object"])
-        out.append(json.dumps(event, separators=(",", ":")).encode() + b"\n")
+        out.append(jsonwire.dumps(event) + b"\n")
     return b"".join(out)
 
 
@@ -159,7 +161,7 @@ class _Handler(BaseHTTPRequestHandler):
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
     def _send_json(self, code: int, body: Any, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(body, separators=(",", ":")).encode()
+        data = jsonwire.dumps(body)
         head = self._head(
             code,
             {

@@ -9,12 +9,13 @@ watchers), so one stuck client cannot stall writers.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+from rollout import jsonwire
 
 from .errors import expired
 
@@ -37,15 +38,13 @@ class WatchEvent:
         t = type_ or self.type
         cached = self._lines.get(t)
         if cached is None:
-            cached = (
-                json.dumps({"type": t, "object": self.obj}, separators=(",", ":")).encode() + b"\n"
-            )
+            cached = jsonwire.dumps({"type": t, "object": self.obj}) + b"\n"
             self._lines[t] = cached
         return cached
 
 
 def event_line(type_: str, obj: JSON) -> bytes:
-    return json.dumps({"type": type_, "object": obj}, separators=(",", ":")).encode() + b"\n"
+    return jsonwire.dumps({"type": type_, "object": obj}) + b"\n"
 
 
 class WatchClosedError(Exception):

@@ -1,0 +1,49 @@
+"""JSON on the API's wire: orjson where it gives the same answer, the standard library where not.
+
+Listing 10,000 Rollouts moves about 21 MB of JSON. The standard library encodes it in about
+0.6 s and decodes it in about 1.3 s on this machine; orjson takes 0.06 s and about 0.9 s. The
+sandbox encodes every answer and watch event with it, and the client decodes with it.
+
+orjson is not a drop-in replacement, so each difference falls back to the standard library:
+- it refuses integers beyond 64 bits, keys that are not strings and lone surrogates when
+  encoding (TypeError): encoded by `json` instead;
+- it DEcodes an integer beyond 64 bits silently as a float, losing digits: any run of 19 or
+  more digits (a 64-bit integer has at most 19) sends the whole text to `json`, which keeps
+  Python's exact integers (a run inside a string only costs the faster path);
+- it refuses NaN / Infinity literals and lone surrogate escapes that `json` accepts: on its
+  error, `json` decodes, and raises its own JSONDecodeError for text that is not JSON at all.
+NaN encodes as null in orjson and as the invalid literal NaN in `json`; nothing we store holds
+a NaN (metric values are kept as text).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import orjson
+
+_LONG_DIGITS = re.compile(rb"\d{19,}")
+
+
+def dumps(obj: Any) -> bytes:
+    """Compact JSON, UTF-8."""
+    try:
+        return orjson.dumps(obj)
+    except TypeError:  # orjson.JSONEncodeError: see the module's docstring
+        return json.dumps(obj, separators=(",", ":")).encode()
+
+
+def loads(data: bytes | str) -> Any:
+    """The value of JSON text (raises json.JSONDecodeError, a ValueError, when it is not)."""
+    try:
+        raw = data.encode() if isinstance(data, str) else data
+    except UnicodeEncodeError:  # a str holding a lone surrogate
+        return json.loads(data)
+    if _LONG_DIGITS.search(raw) is None:
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(raw)

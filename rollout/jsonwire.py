@@ -1,8 +1,9 @@
 """JSON on the API's wire: orjson where it gives the same answer, the standard library where not.
 
 Listing 10,000 Rollouts moves about 21 MB of JSON. The standard library encodes it in about
-0.6 s and decodes it in about 1.3 s on this machine; orjson takes 0.06 s and about 0.9 s. The
-sandbox encodes every answer and watch event with it, and the client decodes with it.
+0.6 s and decodes it in about 1.0 s on this machine; orjson takes 0.06 s and 0.5 s, and 0.25 s
+with the garbage collector paused while it decodes (below). The sandbox encodes every answer
+and watch event with it, and the client decodes with it.
 
 orjson is not a drop-in replacement, so each difference falls back to the standard library:
 - it refuses integers beyond 64 bits, keys that are not strings and lone surrogates when
@@ -18,13 +19,16 @@ a NaN (metric values are kept as text).
 
 from __future__ import annotations
 
+import gc
 import json
-import re
 from typing import Any
 
 import orjson
 
-_LONG_DIGITS = re.compile(rb"\d{19,}")
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_RUN = b"0" * 19
+_LARGE = 1 << 20
+"""Bytes from which decoding pauses the garbage collector (a list, not a single object)."""
 
 
 def dumps(obj: Any) -> bytes:
@@ -41,7 +45,23 @@ def loads(data: bytes | str) -> Any:
         raw = data.encode() if isinstance(data, str) else data
     except UnicodeEncodeError:  # a str holding a lone surrogate
         return json.loads(data)
-    if _LONG_DIGITS.search(raw) is None:
+    if len(raw) < _LARGE:
+        return _decode(raw)
+    # Decoding allocates millions of containers, and the cyclic garbage collector keeps
+    # scanning them meanwhile (half the time of a 21 MB list). A decoded value holds no
+    # cycles, so collection can wait until it is built; it is resumed, not skipped.
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _decode(raw)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _decode(raw: bytes) -> Any:
+    # translate + find: a regular expression takes 0.6 s over 21 MB, these 0.02 s.
+    if raw.translate(_DIGITS_AS_ZERO).find(_LONG_RUN) < 0:
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError:

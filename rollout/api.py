@@ -28,6 +28,9 @@ from rollout.kube.client import Obj
 from rollout.kube.kinds import ANALYSIS_TEMPLATES, CLUSTER_ANALYSIS_TEMPLATES
 from rollout.models.time import format_time
 
+TEMPLATE_WRITE_ATTEMPTS = 5
+"""Template writes tried while 409s come from changes that left the spec alone."""
+
 
 class ActionError(RolloutError):
     """The action cannot be done to this Rollout as it stands."""
@@ -242,19 +245,30 @@ class RolloutsAPI:
     def _guarded_template(self, rollout: Obj, template: Obj) -> Obj:
         """Replace spec.template whole (PUT, guarded by the resourceVersion read): a merge
         patch would keep every key of the current template that `template` lacks, so an undo
-        across a change that added a field would produce a third template, not the old one."""
+        across a change that added a field would produce a third template, not the old one.
+
+        A 409 whose cause left the spec alone (the controller writing status, metadata) is
+        retried on the fresh object: a busy rollout's status changes several times a second,
+        and `set image` must not fail on it. Only a spec changed since the read (a new
+        generation: someone else's edit, which we must not overwrite) is refused."""
         meta = rollout["metadata"]
-        body = copy.deepcopy(rollout)
-        body["spec"]["template"] = template
-        try:
-            return self.kube.replace(ROLLOUTS, body, namespace=meta["namespace"])
-        except KubeError as err:
-            if err.status == 409:
-                raise ActionError(
-                    f'rollout "{meta["name"]}" changed while this command ran',
-                    hint="run the command again",
-                ) from None
-            raise
+        generation = meta.get("generation")
+        current = rollout
+        for _ in range(TEMPLATE_WRITE_ATTEMPTS):
+            body = copy.deepcopy(current)
+            body["spec"]["template"] = template
+            try:
+                return self.kube.replace(ROLLOUTS, body, namespace=meta["namespace"])
+            except KubeError as err:
+                if err.status != 409:
+                    raise
+            current = self.get(meta["namespace"], meta["name"])
+            if current["metadata"].get("generation") != generation:
+                break
+        raise ActionError(
+            f'rollout "{meta["name"]}" changed while this command ran',
+            hint="run the command again",
+        )
 
 
 def _event_order(event: Obj) -> tuple[str, int, str]:

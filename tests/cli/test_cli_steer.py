@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from rollout import labels
+from rollout.api import TEMPLATE_WRITE_ATTEMPTS, ActionError
 from rollout.kube import ROLLOUTS
 from rollout.kube.client import Obj
 from rollout.models.time import format_time, parse_time
@@ -362,8 +363,12 @@ def test_set_image_refuses_what_it_cannot_do(cli: CLI, cluster: Cluster) -> None
     assert result == Result(
         2, "", 'error: rollout "demo" has no container "web" (containers: app)\n'
     )
-    # Someone else wrote the Rollout between our read and our write (the API server says 409).
-    cluster.sandbox.faults.add(verb="update", resource="rollouts", code=409, count=1)
+    # The API server answers 409 to every write: after a few attempts on a spec that did not
+    # change, the command gives up and says so. (The rollout is idle: no status writes of the
+    # controller take these faults.)
+    cluster.sandbox.faults.add(
+        verb="update", resource="rollouts", code=409, count=TEMPLATE_WRITE_ATTEMPTS
+    )
     result = cli("set", "image", "demo", "app=app:v2")
     assert result == Result(
         2,
@@ -373,6 +378,37 @@ def test_set_image_refuses_what_it_cannot_do(cli: CLI, cluster: Cluster) -> None
     after = cluster.rollout("demo")
     assert after["metadata"]["generation"] == before["metadata"]["generation"]
     assert after["spec"]["template"] == before["spec"]["template"]
+
+
+def test_set_image_goes_on_through_a_409_that_left_the_spec_alone(
+    cli: CLI, cluster: Cluster
+) -> None:
+    """A busy rollout's status changes several times a second (each write a new
+    resourceVersion): a 409 from one of those is retried on the fresh object."""
+    cluster.create("demo")
+    before = cluster.wait_phase("demo", "Healthy")
+    cluster.sandbox.faults.add(verb="update", resource="rollouts", code=409, count=2)
+    result = cli("set", "image", "demo", "app=app:v2")
+    assert result.code == 0, result
+    after = cluster.rollout("demo")
+    assert after["metadata"]["generation"] == before["metadata"]["generation"] + 1
+    assert after["spec"]["template"]["spec"]["containers"][0]["image"] == "app:v2"
+
+
+@pytest.mark.usefixtures("controller")
+def test_a_template_write_never_overwrites_a_spec_changed_since_it_was_read(
+    cluster: Cluster,
+) -> None:
+    cluster.create("demo")
+    stale = cluster.wait_phase("demo", "Healthy")
+    cluster.kube.patch(ROLLOUTS, "demo", {"spec": {"replicas": 7}}, namespace=NS)
+    template = copy.deepcopy(stale["spec"]["template"])
+    template["spec"]["containers"][0]["image"] = "app:v2"
+    with pytest.raises(ActionError, match="changed while this command ran"):
+        cluster.api._guarded_template(stale, template)  # the read, then someone else's edit
+    after = cluster.rollout("demo")
+    assert after["spec"]["replicas"] == 7
+    assert after["spec"]["template"] == stale["spec"]["template"]
 
 
 @pytest.mark.parametrize(

@@ -24,10 +24,13 @@ test: install lint typecheck pytest
 # Two workers for most of the suite: its tests mostly wait on sandboxes, controllers and
 # Prometheus, so two at a time nearly halve the time on two cores. Tests marked `alone` (the
 # fault suite, the scale smoke test, leader election's freeze timings) keep the machine
-# to themselves afterwards. `--dist loadfile` keeps a module's expensive fixtures built once.
+# to themselves afterwards (they run even when the first part failed, so one CI run shows
+# every failure). `--dist loadfile` keeps a module's expensive fixtures built once.
 pytest: install
-	$(BIN)/pytest -q -n 2 --dist loadfile -m "not alone"
-	$(BIN)/pytest -q -m alone
+	status=0; \
+	$(BIN)/pytest -q -n 2 --dist loadfile -m "not alone" || status=$$?; \
+	$(BIN)/pytest -q -m alone || status=$$?; \
+	exit $$status
 
 lint: install
 	$(BIN)/ruff check rollout strategies meshes dashboards tests

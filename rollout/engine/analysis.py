@@ -140,7 +140,6 @@ def end(
             known = results.get(metric_name)
             if metric_name not in stopping and (known is None or not known.phase.done):
                 stops.append(Termination(name, metric_name, None))
-    if not run.phase.done:
         for result in run.metrics:
             metric = metrics.get(result.name)
             if metric is not None:

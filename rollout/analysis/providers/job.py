@@ -142,31 +142,29 @@ class JobProvider:
         status write that failed is on record nowhere else (its name has the `now` of that
         attempt), and it would go on testing the canary after the run ended."""
         names = {running.metadata.get("job")} if running is not None else set()
-        selector = ",".join(f"{k}={v}" for k, v in sorted(measurement_labels(ctx).items()))
-        existing, _ = self._kube.list(JOBS, namespace=ctx.namespace, label_selector=selector)
-        names |= {
-            str(j["metadata"]["name"])
-            for j in existing
-            if finished_condition(j) is None and not j["metadata"].get("deletionTimestamp")
-        }
+        names |= {str(j["metadata"]["name"]) for j in self._unfinished(ctx)}
         for name in sorted(n for n in names if n):
             with contextlib.suppress(NotFoundError):  # already gone: deleted, or its TTL ran out
                 self._kube.delete(JOBS, name, namespace=ctx.namespace, propagation="Background")
+
+    def _unfinished(self, ctx: MeasureContext) -> list[Obj]:
+        """This measurement's Jobs (by our labels) not finished and not being deleted."""
+        selector = ",".join(f"{k}={v}" for k, v in sorted(measurement_labels(ctx).items()))
+        existing, _ = self._kube.list(JOBS, namespace=ctx.namespace, label_selector=selector)
+        return [
+            j
+            for j in existing
+            if finished_condition(j) is None and not j["metadata"].get("deletionTimestamp")
+        ]
 
     # -- starting ----------------------------------------------------------------------------
     def _start(self, config: JobMetric, ctx: MeasureContext) -> Observation:
         ours = measurement_labels(ctx)
         name = job_name(ctx)
-        selector = ",".join(f"{k}={v}" for k, v in sorted(ours.items()))
         try:
-            existing, _ = self._kube.list(JOBS, namespace=ctx.namespace, label_selector=selector)
+            unfinished = self._unfinished(ctx)
         except KubeError as err:
             return _error(f"cannot list Jobs to start {name}: {err.message}")
-        unfinished = [
-            j
-            for j in existing
-            if finished_condition(j) is None and not j["metadata"].get("deletionTimestamp")
-        ]
         if unfinished:
             newest = max(unfinished, key=lambda j: str(j["metadata"].get("creationTimestamp")))
             return self._judge(config, ctx, newest, adopted=True)

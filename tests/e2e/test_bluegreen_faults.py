@@ -247,7 +247,16 @@ def test_rollback_window_for_a_canary_runs_no_steps(cluster: Cluster, controller
     cluster.api.set_image(NS, "app", "app", "app:v2")
     cluster.wait_step("app", 3)
     cluster.api.promote(NS, "app")
-    cluster.wait("app", lambda r: (r.get("status") or {}).get("stableRevision") == v2, what="v2")
+    # Healthy, not just stableRevision: the stable Service's move to v2 is an action after the
+    # status write, and must not land in the window counted below.
+    cluster.wait(
+        "app",
+        lambda r: (
+            (r.get("status") or {}).get("stableRevision") == v2
+            and (r.get("status") or {}).get("phase") == "Healthy"
+        ),
+        what="v2 Healthy",
+    )
     assert cluster.replicas("app")[v1][0] > 0  # within its scale-down delay: it keeps its pods
 
     since = time.time()

@@ -215,6 +215,7 @@ def _handle_abort_requests(inputs: Inputs, draft: Draft) -> None:
         status.pause_conditions = []
         status.promote_step = None
         status.promote_full = False
+        status.withdrawal = None
         status.blue_green = blue_green_at_rest(inputs, draft)
         gating.end_all(inputs, draft, "aborted")
         draft.record(
@@ -242,6 +243,8 @@ def _plan(inputs: Inputs, draft: Draft) -> _Plan:
         gate = gating.check(inputs, draft)
         if gate.abort is not None:
             return _abort(inputs, draft, gate.abort)
+        if gate.withdraw is not None:
+            return _withdrawn(inputs, draft, gate.withdraw, gate.requeue_at)
         if gate.before_start is not None:
             # Nothing is deployed before the gates open: the canary stays at 0 pods.
             targets = _old_revision_targets(inputs, draft, keep={stable, current})
@@ -304,6 +307,23 @@ def _plan(inputs: Inputs, draft: Draft) -> _Plan:
         else (f"waiting for stable pods ({world.available(stable)}/{replicas} available)")
     )
     return _Plan(targets, 0, not ready, message)
+
+
+def _withdrawn(inputs: Inputs, draft: Draft, why: str, until: datetime | None) -> _Plan:
+    """The step gate's cool-off: the stable at full size takes all the traffic. With a router
+    the canary (and a baseline) keep their pods, so the retry is one weight write away;
+    without one, traffic follows pods, so the canary's go."""
+    world, replicas = inputs.world, inputs.spec.replicas
+    stable, current = draft.status.stable_revision, draft.status.current_revision
+    assert stable is not None and current is not None
+    baseline = baseline_of(stable)
+    targets = _old_revision_targets(inputs, draft, keep={stable, current, baseline})
+    routed = inputs.traffic_routing
+    targets[stable] = replicas
+    targets[current] = world.replicas(current) if routed else 0
+    if baseline in world.revisions:
+        targets[baseline] = world.replicas(baseline) if routed else 0
+    return _Plan(targets, 0, False, why, until, preview=current)
 
 
 def _abort(inputs: Inputs, draft: Draft, why: str) -> _Plan:

@@ -22,7 +22,7 @@ from rollout.engine.analysis import advance, end, find, summary
 from rollout.engine.draft import Draft
 from rollout.engine.world import Inputs
 from rollout.models.analysis_status import AnalysisPhase, MeasurementPhase, RunKind
-from rollout.models.status import PauseReason
+from rollout.models.status import PauseReason, Withdrawal
 from rollout.models.webhooks import Approval, OnTimeout, WebhookType
 
 
@@ -34,6 +34,8 @@ class Gate:
     """Why the steps may not advance (the rollout is Paused)."""
     abort: str | None = None
     """Why the update must roll back."""
+    withdraw: str | None = None
+    """Why the canary gets no traffic for now (the step gate's cool-off before a retry)."""
     requeue_at: datetime | None = None
 
 
@@ -109,10 +111,26 @@ def check(inputs: Inputs, draft: Draft) -> Gate:
     said = _rollback_webhooks(inputs, draft)
     if said is not None:
         return Gate(abort=said)
+    if status.withdrawal is not None:
+        cooling = _cool_off(inputs, draft)
+        if cooling is not None:
+            return cooling
     if STEP_GATE_RUN in analysis.metrics:
         run = advance(analysis, draft, STEP_GATE_RUN, RunKind.STEP_GATE)
         if run.phase in (AnalysisPhase.FAILED, AnalysisPhase.ERROR):
-            return Gate(abort=f"step gate: {summary(run)}")
+            why = f"step gate: {summary(run)}"
+            gate = inputs.spec.analysis.gates.step
+            # Only a verdict is retried (a canary's transient burst looks like a regression
+            # while it lasts); an Error means the gate cannot see, and a blind gate rolls back.
+            if (
+                run.phase is AnalysisPhase.FAILED
+                and inputs.spec.strategy.canary is not None
+                and status.gate_retries < gate.retries
+            ):
+                return _withdraw(inputs, draft, why)
+            if status.gate_retries:
+                why += f" (again, after {status.gate_retries} withdrawal and retry)"
+            return Gate(abort=why)
     canary = inputs.spec.strategy.canary
     background = canary.analysis if canary is not None else None
     if background is not None and (status.current_step_index or 0) >= (
@@ -138,6 +156,74 @@ def check(inputs: Inputs, draft: Draft) -> Gate:
                 return Gate()
             return inconclusive(inputs, draft, summary(run))
     return Gate()
+
+
+WITHDRAWN_RUNS = frozenset({RunKind.STEP_GATE, RunKind.STEP, RunKind.BACKGROUND})
+"""The runs that measure the canary's traffic: a withdrawal ends them, the retry starts them
+again (a run that counted the cool-off's zero traffic would see no data, or old bursts)."""
+
+
+def _withdraw(inputs: Inputs, draft: Draft, why: str) -> Gate:
+    """The step gate failed with a retry left: weight 0 for retryAfter, the canary's pods kept."""
+    status = draft.status
+    gate = inputs.spec.analysis.gates.step
+    status.gate_retries += 1
+    ended: list[str] = []
+    for run in list(status.analysis_runs):
+        measuring = run.name == STEP_GATE_RUN or (run.kind in WITHDRAWN_RUNS and not run.phase.done)
+        if measuring and run.revision == status.current_revision:
+            _, stops = end(inputs.analysis, draft, run.name, reason="canary withdrawn")
+            draft.terminations.extend(stops)
+            ended.append(run.name)
+    # The step starts over afterwards: a pause's clock too, and an inconclusive pause's.
+    draft.unpause(PauseReason.CANARY_PAUSE_STEP)
+    draft.unpause(PauseReason.INCONCLUSIVE_ANALYSIS)
+    index = status.current_step_index or 0
+    status.withdrawal = Withdrawal(
+        until=draft.now + timedelta(seconds=gate.retry_after), step=index, reason=why, runs=ended
+    )
+    draft.record(
+        "CanaryWithdrawn",
+        f"{why}; the canary gets no traffic for {gate.retry_after}s, then step {index + 1} "
+        f"starts again with a fresh test (retry {status.gate_retries} of {gate.retries}; "
+        "a second failure rolls back)",
+        revision=status.current_revision,
+        step=index,
+    )
+    return _cooling(inputs, draft)
+
+
+def _cool_off(inputs: Inputs, draft: Draft) -> Gate | None:
+    """While withdrawn: the Gate that holds the canary at weight 0. Once retryAfter is over
+    (or a person promotes: the steps take it from there), the step starts again; None."""
+    status = draft.status
+    withdrawal = status.withdrawal
+    assert withdrawal is not None
+    asked = status.promote_full or status.promote_step is not None
+    if draft.now < withdrawal.until and not asked:
+        return _cooling(inputs, draft)
+    status.analysis_runs = [r for r in status.analysis_runs if r.name not in withdrawal.runs]
+    status.withdrawal = None
+    status.step_started_at = draft.now
+    draft.record(
+        "StepRetried",
+        f"step {withdrawal.step + 1} starts again after the canary's withdrawal"
+        + (" (ended early by promote)" if asked else ""),
+        revision=status.current_revision,
+        step=withdrawal.step,
+    )
+    return None
+
+
+def _cooling(inputs: Inputs, draft: Draft) -> Gate:
+    withdrawal = draft.status.withdrawal
+    assert withdrawal is not None
+    return Gate(
+        withdraw=f"{withdrawal.reason}; canary withdrawn (weight 0) until "
+        f"{withdrawal.until.isoformat()}, then step {withdrawal.step + 1} again "
+        f"(rollout abort {inputs.name} to roll back now)",
+        requeue_at=withdrawal.until,
+    )
 
 
 PREFLIGHT_RECHECK_SECONDS = 10

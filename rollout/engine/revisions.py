@@ -83,6 +83,8 @@ def reset_update(inputs: Inputs, draft: Draft) -> None:
     status.step_started_at = draft.now
     status.last_progress_at = draft.now
     status.fast_rollback = False
+    status.withdrawal = None
+    status.gate_retries = 0
     status.blue_green = blue_green_at_rest(inputs, draft)
 
 

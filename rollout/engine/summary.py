@@ -48,6 +48,8 @@ def summarize(inputs: Inputs, draft: Draft, message: str, *, waiting: bool) -> N
         progressing = ("False", "ProgressDeadlineExceeded", message)
     elif healthy:
         progressing = ("True", "RolloutCompleted", f"revision {stable} is fully rolled out")
+    elif updating and status.withdrawal is not None:
+        progressing = ("True", "CanaryWithdrawn", message)
     elif updating:
         progressing = ("True", "RolloutProgressing", message)
     else:

@@ -92,6 +92,18 @@ class ScaleDownDeadline(StatusModel):
     at: datetime
 
 
+class Withdrawal(StatusModel):
+    """The step gate failed with a retry left: the canary has no traffic (its pods kept) until
+    `until`; then step `step` starts again, its analysis runs and the step gate afresh."""
+
+    until: datetime
+    step: int
+    reason: str
+    """The failed verdict, with its figures."""
+    runs: list[str] = []
+    """Analysis runs the withdrawal ended; they start again (new runs) when it is over."""
+
+
 class HistoryEntry(StatusModel):
     """What happened and why. Bounded to the last HISTORY_LIMIT entries."""
 
@@ -136,6 +148,9 @@ class RolloutStatus(StatusModel):
 
     canary: CanaryStatus = CanaryStatus()
     blue_green: BlueGreenStatus = BlueGreenStatus()
+    withdrawal: Withdrawal | None = None
+    gate_retries: int = 0
+    """How many of the step gate's retries this update has used."""
     fast_rollback: bool = False
     """The current update goes back to a revision within spec.rollbackWindow: no steps, no
     analysis, no pauses; it switches as soon as that revision's pods are available."""

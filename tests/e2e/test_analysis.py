@@ -147,13 +147,28 @@ def test_the_slo_gates_open_the_release_and_roll_back_a_canary_that_burns_budget
     analysis = {
         "prometheus": {"address": prometheus.url},
         "slos": [SLO],
-        "gates": {"release": {"interval": "5s"}, "step": {"interval": f"{INTERVAL}s"}},
+        # The default retry, with a short cool-off: the first failed verdict withdraws the
+        # canary, the retried step fails again (the regression is real) and rolls back.
+        "gates": {
+            "release": {"interval": "5s"},
+            "step": {"interval": f"{INTERVAL}s", "retryAfter": "10s"},
+        },
     }
     release(
         cluster,
         steps=[{"setWeight": 40}, {"pause": {"duration": "60s"}}],
         analysis=analysis,
     )
+
+    def withdrawn_at_zero(r: dict[str, Any]) -> bool:
+        status = r.get("status") or {}
+        weights = (status.get("canary") or {}).get("weights") or {}
+        canary = weights.get("canary") or {}
+        return bool(status.get("withdrawal")) and canary.get("weight") == 0
+
+    withdrawn = cluster.wait("app", withdrawn_at_zero, timeout=90, what="canary withdrawn")
+    assert withdrawn["status"]["phase"] == "Progressing"
+    assert not withdrawn["status"].get("abort")
     aborted = cluster.wait(
         "app", lambda r: bool((r.get("status") or {}).get("abort")), timeout=90, what="abort"
     )
@@ -168,5 +183,8 @@ def test_the_slo_gates_open_the_release_and_roll_back_a_canary_that_burns_budget
     step_gate = run_of(cluster, "step-gate")
     assert step_gate["phase"] == "Failed"
     assert status["abortMessage"].startswith("step gate:")
+    assert "again, after 1 withdrawal and retry" in status["abortMessage"]
     history = [h["reason"] for h in status["history"]]
     assert "ReleaseGateOpen" in history and "RolloutAborted" in history
+    order = [r for r in history if r in ("CanaryWithdrawn", "StepRetried", "RolloutAborted")]
+    assert order == ["CanaryWithdrawn", "StepRetried", "RolloutAborted"], history

@@ -320,7 +320,8 @@ def test_skip_gates_starts_the_update_and_is_audited() -> None:
 
 
 def test_the_step_gate_rolls_back_a_canary_that_burns_fast() -> None:
-    sim = gated()
+    # retries 0: the first failed verdict rolls back (the retry: test_step_gate_retry.py).
+    sim = gated(gates={"step": {"retries": 0}})
     burn = Observation(Outcome.FAILED, message="canary error ratio lower bound 5.1% > 1.44%")
     sim.observe = lambda run, metric, now: OPEN if run == "release-gate" else burn
     sim.run(seconds=200, until=lambda s: s.status.abort)

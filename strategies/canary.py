@@ -150,6 +150,7 @@ class CanaryStrategy:
             status.current_step_index = index
             status.step_started_at = draft.now
             status.promote_step = None
+            status.gate_retries = 0  # the step gate's retries are per step
 
         status.current_step_index = index
         return self._finish(inputs, draft, stable=stable, canary=canary, hold=hold)

@@ -129,7 +129,7 @@ def check(inputs: Inputs, draft: Draft) -> Gate:
             ):
                 return _withdraw(inputs, draft, why)
             if status.gate_retries:
-                why += f" (again, after {status.gate_retries} withdrawal and retry)"
+                why += f" (again, after {status.gate_retries} withdrawal and retry at this step)"
             return Gate(abort=why)
     canary = inputs.spec.strategy.canary
     background = canary.analysis if canary is not None else None
@@ -185,8 +185,8 @@ def _withdraw(inputs: Inputs, draft: Draft, why: str) -> Gate:
     draft.record(
         "CanaryWithdrawn",
         f"{why}; the canary gets no traffic for {gate.retry_after}s, then step {index + 1} "
-        f"starts again with a fresh test (retry {status.gate_retries} of {gate.retries}; "
-        "a second failure rolls back)",
+        f"starts again with a fresh test (retry {status.gate_retries} of {gate.retries} at "
+        "this step; once they are used, a failed verdict at this step rolls back)",
         revision=status.current_revision,
         step=index,
     )

@@ -9,8 +9,9 @@ same queries with a version label; `$revision` is the canary revision's hash) fe
   is below `minBudgetRemaining` or a fast burn (a page-level window pair) is active.
 - **Step gate** (every step): roll back when the canary slice burns fast, or when its excess bad
   events (beyond what the stable's error ratio predicts) exceed `budgetShare` of the remaining
-  error budget. With `retries` left (default 1), a canary first withdraws: weight 0 for
-  `retryAfter`, then the same step again with a fresh test; the next failed verdict rolls back.
+  error budget. With `retries` left at this step (default 1), a canary first withdraws:
+  weight 0 for `retryAfter`, then the same step again with a fresh test; the next failed
+  verdict at that step rolls back.
 """
 
 from __future__ import annotations
@@ -78,10 +79,11 @@ class StepGate(SpecModel):
     """Percent of the remaining error budget this rollout's excess bad events may spend."""
     interval: Duration = 60
     retries: Annotated[int, Field(ge=0, le=10)] = 1
-    """Canary only: how many times a failed verdict withdraws the canary's traffic and retries
-    the step (after `retryAfter`, with a fresh test) instead of rolling back. A burst of
-    errors on one canary pod is really worse while it lasts; only a second look, later, tells
-    it from a regression, which fails again. 0 rolls back on the first failed verdict."""
+    """Canary only: how many times per step a failed verdict withdraws the canary's traffic
+    and retries the step (after `retryAfter`, with a fresh test) instead of rolling back. A
+    burst of errors on one canary pod is really worse while it lasts; only a second look,
+    later, tells it from a regression, which fails again. 0 rolls back on the first failed
+    verdict."""
     retry_after: Duration = 300
     """The cool-off (canary at weight 0, its pods kept) before a withdrawn step starts again."""
 

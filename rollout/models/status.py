@@ -150,7 +150,7 @@ class RolloutStatus(StatusModel):
     blue_green: BlueGreenStatus = BlueGreenStatus()
     withdrawal: Withdrawal | None = None
     gate_retries: int = 0
-    """How many of the step gate's retries this update has used."""
+    """How many of the step gate's retries the current step has used."""
     fast_rollback: bool = False
     """The current update goes back to a revision within spec.rollbackWindow: no steps, no
     analysis, no pauses; it switches as soon as that revision's pods are available."""

@@ -4,12 +4,14 @@ A seeded simulator plays a canary rollout many times per scenario and asks three
 drive it on the same worlds (the same seeds: the same incidents, bursts and outages):
 
 - ours: `rollout.analysis.judge.judge` with the default `JudgePolicy`, steps 5/10/25/50% of
-  10 min each, checked every 60 s on the counts since the step started; rollback on "rollback",
-  advance on "pass" once the step's 10 min are over; "pause" (a fast burn on both versions)
-  and "continue" hold the step; a step not passed within 30 min (3x) ends the run as paused
-  ("no decision": nothing bad was promoted, but a person has to look). The judge's state
-  carries across steps (`new_window()` at each step start); a check that hits a telemetry
-  outage simply does not call it.
+  10 min each, checked every 60 s on the counts since the step started; on "rollback", with the
+  default `StepGate` (retries 1, retryAfter 5m), the first one withdraws the canary (weight 0)
+  for 5 min and the same step starts again with a fresh test, the second rolls back (as the
+  engine does: rollout/engine/gating.py); advance on "pass" once the step's 10 min are over;
+  "pause" (a fast burn on both versions) and "continue" hold the step; a step not passed
+  within 30 min (3x) ends the run as paused ("no decision": nothing bad was promoted, but a
+  person has to look). The judge's state carries across steps (`new_window()` at each step
+  start; a retry starts a new state); a check that hits a telemetry outage does not call it.
 - Flagger-style: success rate >= 99% over the last 1m, every 60 s; the first tick only sets the
   weight to 10%, each passing check adds 10% up to 50%, a passing check at 50% promotes; a
   failing check (or no data: empty or NaN) adds 1 to failedChecks, CUMULATIVE, and the tick after
@@ -68,6 +70,7 @@ from pathlib import Path
 from typing import Any
 
 from rollout.analysis.judge import JudgePolicy
+from rollout.models.slo import StepGate
 from tests.bench.decision_sim import POLICIES, ROOT, SCENARIOS, Outcome, Scenario, World
 
 # --- statistics and report ----------------------------------------------------------------------
@@ -112,12 +115,17 @@ def summarize(scenario: Scenario, outcomes: list[Outcome]) -> dict[str, Any]:
     promoted = sum(o.decision == "promoted" for o in outcomes)
     paused = sum(o.decision == "paused" for o in outcomes)
     minutes = [o.seconds / 60 for o in rollbacks]
+    detected = [o.detected_at / 60 for o in rollbacks]
+    withdrawn = sum(o.withdrawn_at is not None for o in outcomes)
     promoted_minutes = [o.seconds / 60 for o in outcomes if o.decision == "promoted"]
     summary: dict[str, Any] = {
         "runs": runs,
         "rollback": asdict(Rate(len(rollbacks), runs)),
         "promoted": asdict(Rate(promoted, runs)),
         "paused": asdict(Rate(paused, runs)),
+        "withdrawn": asdict(Rate(withdrawn, runs)),
+        "detection_minutes_p50": statistics.median(detected) if detected else None,
+        "detection_minutes_p90": _percentile(detected, 0.9),
         "rollback_minutes_p50": statistics.median(minutes) if minutes else None,
         "rollback_minutes_p90": _percentile(minutes, 0.9),
         "canary_requests_before_rollback_mean": (
@@ -207,12 +215,13 @@ def _fmt(value: float | None, spec: str) -> str:
 
 def table(results: dict[str, dict[str, dict[str, Any]]]) -> str:
     """One line per scenario and policy. "false rb" where the canary is not worse (any rollback
-    is false), "missed" where it is (promoted); detection and bad-version requests over the
-    runs that rolled back."""
+    is false), "missed" where it is (promoted); "withdrawn": runs where ours took the canary's
+    traffic away for a retry; detection (traffic off the canary: withdrawn or rolled back),
+    rollback time and bad-version requests over the runs that rolled back."""
     header = (
         f"{'scenario':<22} {'policy':<8} {'runs':>5}  {'rate [95% CI]':<25}"
-        f"{'paused [95% CI]':<22}{'detect min p50/p90':>19}{'bad-version req':>16}"
-        f"{'promote min':>12}"
+        f"{'paused [95% CI]':<22}{'withdrawn':>10}{'detect p50/p90':>15}{'rollback p50':>13}"
+        f"{'bad-version req':>16}{'promote min':>12}"
     )
     lines = [header, "-" * len(header)]
     by_name = {s.name: s for s in SCENARIOS}
@@ -223,12 +232,14 @@ def table(results: dict[str, dict[str, dict[str, Any]]]) -> str:
             label = "missed" if worse else "false rb"
             rate = Rate(r[key]["count"], r["runs"])
             paused = Rate(r["paused"]["count"], r["runs"])
-            p50, p90 = r["rollback_minutes_p50"], r["rollback_minutes_p90"]
+            p50, p90 = r["detection_minutes_p50"], r["detection_minutes_p90"]
             detect = f"{_fmt(p50, '.1f')}/{_fmt(p90, '.1f')}" if worse else "-"
+            back = _fmt(r["rollback_minutes_p50"], ".1f") if worse else "-"
             requests = _fmt(r["canary_requests_before_rollback_mean"], ".0f") if worse else "-"
+            withdrawn = f"{r['withdrawn']['rate'] * 100:.1f}%"
             lines.append(
                 f"{name:<22} {policy:<8} {r['runs']:>5}  {label:<8} {rate.text():<16}"
-                f" {paused.text():<22}{detect:>19}{requests:>16}"
+                f" {paused.text():<22}{withdrawn:>10}{detect:>15}{back:>13}{requests:>16}"
                 f"{_fmt(r['promote_minutes_p50'], '.0f'):>12}"
             )
     return "\n".join(lines)
@@ -286,6 +297,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "runs_per_scenario_and_policy": args.runs,
         "seed": args.seed,
         "policy_defaults": asdict(JudgePolicy()),
+        "step_gate_defaults": StepGate().to_dict(),
         "scenarios": [asdict(s) for s in scenarios],
         "results": results,
         "targets": targets,

@@ -12,6 +12,7 @@ import numpy as np
 
 from rollout.analysis.judge import JudgePolicy, JudgeState, judge
 from rollout.analysis.slo import Counts
+from rollout.models.slo import StepGate
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = 10  # seconds per simulated bin
@@ -20,7 +21,8 @@ PODS = 10
 STEPS = (0.05, 0.10, 0.25, 0.50)
 STEP_SECONDS = 600
 MAX_STEP_SECONDS = 3 * STEP_SECONDS
-HORIZON_MINUTES = len(STEPS) * MAX_STEP_SECONDS // 60 + 10
+# Room for every step at its longest, plus one retried step and its cool-off.
+HORIZON_MINUTES = (len(STEPS) + 1) * MAX_STEP_SECONDS // 60 + 20
 
 Decision = Literal["rollback", "promoted", "paused"]
 
@@ -211,21 +213,39 @@ class Outcome:
     """Requests the canary (the new version) served before the decision."""
     reason: str = ""
     """Why: the judge's reason, or which limit a Flagger/Argo-style run hit."""
+    withdrawn_at: float | None = None
+    """Ours: when the first failed verdict withdrew the canary's traffic (None: never)."""
+
+    @property
+    def detected_at(self) -> float:
+        """When the canary first lost its traffic to a verdict: withdrawn, or rolled back."""
+        return self.seconds if self.withdrawn_at is None else self.withdrawn_at
 
 
 # --- ours ---------------------------------------------------------------------------------------
 
 
-def run_ours(world: World, policy: JudgePolicy | None = None) -> Outcome:
+def run_ours(
+    world: World, policy: JudgePolicy | None = None, gate: StepGate | None = None
+) -> Outcome:
+    """The step gate as the product runs it with `gate`'s retries (default: the spec's): a
+    rollback verdict with a retry left (per step) withdraws the canary's traffic for
+    `retryAfter`, then the same step starts again with a fresh test."""
     policy = policy or JudgePolicy()
+    gate = gate or StepGate()
     traffic = Traffic(world)
     checks_latency = world.scenario.base_slow is not None
     error_state, slow_state = JudgeState(), JudgeState()
+    retries = gate.retries
+    withdrawn_at: float | None = None
     t = 0.0
-    for weight in STEPS:
-        traffic.weight = weight
+    index = 0
+    while index < len(STEPS):
+        traffic.run_until(t)  # traffic so far at the old weight
+        traffic.weight = STEPS[index]
         step_start = t
         error_state, slow_state = error_state.new_window(), slow_state.new_window()
+        withdrawn = False
         while True:
             t += CHECK
             judgements = []
@@ -239,15 +259,28 @@ def run_ours(world: World, policy: JudgePolicy | None = None) -> Outcome:
                     slow_state = s.state
                     judgements.append(s)
             verdicts = [j.verdict for j in judgements] or ["continue"]
-            for j in judgements:
-                if j.verdict == "rollback":
-                    return Outcome("rollback", t, traffic.canary_requests(t), j.reason)
+            failed = next((j for j in judgements if j.verdict == "rollback"), None)
+            if failed is not None and retries == 0:
+                requests = traffic.canary_requests(t)
+                return Outcome("rollback", t, requests, failed.reason, withdrawn_at)
+            if failed is not None:
+                retries -= 1
+                withdrawn_at = t if withdrawn_at is None else withdrawn_at
+                traffic.run_until(t)
+                traffic.weight = 0.0
+                t += gate.retry_after
+                error_state, slow_state = JudgeState(), JudgeState()
+                withdrawn = True
+                break
             if all(v == "pass" for v in verdicts) and t - step_start >= STEP_SECONDS:
                 break
             if t - step_start >= MAX_STEP_SECONDS:
                 last = judgements[0].reason if judgements else "NoData"
-                return Outcome("paused", t, traffic.canary_requests(t), last)
-    return Outcome("promoted", t, traffic.canary_requests(t))
+                return Outcome("paused", t, traffic.canary_requests(t), last, withdrawn_at)
+        if not withdrawn:
+            index += 1
+            retries = gate.retries  # per step, as the engine counts them
+    return Outcome("promoted", t, traffic.canary_requests(t), withdrawn_at=withdrawn_at)
 
 
 # --- Flagger-style ------------------------------------------------------------------------------

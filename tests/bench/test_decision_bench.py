@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from rollout.models.slo import StepGate
 from tests.bench import decision_bench as bench
 from tests.bench import decision_sim as sim
 
@@ -23,9 +24,11 @@ def outcomes(policy: str, name: str, runs: int) -> list[sim.Outcome]:
 def test_ours_detects_five_points_of_errors_fast_and_passes_a_healthy_canary() -> None:
     bad = outcomes("ours", "errors +5pp", 20)
     assert sum(o.decision == "rollback" for o in bad) >= 19
-    # Caught at the first or second check of the 5% step: a few hundred requests.
-    assert max(o.seconds for o in bad) <= 180
-    assert max(o.canary_requests for o in bad) < 1000
+    # Withdrawn at the first or second check of the 5% step, caught again as fast after the
+    # 5-minute cool-off: a few hundred requests each time.
+    assert all(o.withdrawn_at is not None and o.withdrawn_at <= 180 for o in bad)
+    assert max(o.seconds for o in bad) <= 180 + 300 + 180
+    assert max(o.canary_requests for o in bad) < 2000
 
     healthy = outcomes("ours", "healthy", 10)
     assert sum(o.decision == "rollback" for o in healthy) <= 1
@@ -33,6 +36,19 @@ def test_ours_detects_five_points_of_errors_fast_and_passes_a_healthy_canary() -
     assert len(promoted) >= 8
     # Four steps of at least 10 minutes each.
     assert all(o.seconds >= 40 * 60 for o in promoted)
+
+
+def test_a_burst_on_the_canary_is_withdrawn_then_passes_where_no_retry_rolls_back() -> None:
+    def burst() -> sim.World:
+        world = sim.World(scenario("healthy"), (1, 0, 0))
+        world.bursts = [(30.0, 150.0, 0.0)]  # 2 min of 10% errors on the canary's only pod
+        return world
+
+    retried = sim.run_ours(burst())
+    assert retried.decision == "promoted" and retried.withdrawn_at == 60.0
+    at_once = sim.run_ours(burst(), gate=StepGate(retries=0))
+    assert (at_once.decision, at_once.seconds) == ("rollback", 60.0)
+    assert at_once.withdrawn_at is None
 
 
 def test_flagger_style_rolls_back_the_tick_after_the_fifth_failed_check() -> None:

@@ -75,7 +75,7 @@ def test_a_failed_verdict_withdraws_the_canary_keeps_its_pods_and_retries_the_st
     progressing = next(c for c in sim.status.conditions if c.type == "Progressing")
     assert progressing.reason == "CanaryWithdrawn"
     entry = next(h for h in sim.status.history if h.reason == "CanaryWithdrawn")
-    assert "41 > allowance 12.5" in entry.message and "retry 1 of 1" in entry.message
+    assert "41 > allowance 12.5" in entry.message and "retry 1 of 1 at this step" in entry.message
     assert "canary withdrawn (weight 0)" in sim.status.message
 
     # Still withdrawn just before retryAfter; the step starts again after it, and the second
@@ -86,7 +86,7 @@ def test_a_failed_verdict_withdraws_the_canary_keeps_its_pods_and_retries_the_st
     retried = next(h for h in sim.status.history if h.reason == "StepRetried")
     assert (retried.time - withdrawn_at).total_seconds() >= 300
     assert reasons(sim).count("CanaryWithdrawn") == 1
-    assert "again, after 1 withdrawal and retry" in sim.status.abort_message
+    assert "again, after 1 withdrawal and retry at this step" in sim.status.abort_message
     assert sim.status.withdrawal is None
 
 
@@ -106,6 +106,21 @@ def test_a_transient_failure_passes_on_the_retry_and_the_update_completes() -> N
     # A fresh step-gate run after the retry: it started when the cool-off ended.
     gate_runs = [r for r in sim.status.analysis_runs if r.name == STEP_GATE_RUN]
     assert len(gate_runs) == 1 and gate_runs[0].started_at >= retried.time
+
+
+def test_each_step_has_its_own_retries() -> None:
+    sim = gated()
+    sim.run(seconds=60, until=lambda s: s.status.current_step_index == 1)
+    # A burst at step 1 (the pause): withdrawn, retried, passed.
+    sim.observe = failing_from(sim.now, until=sim.now + timedelta(minutes=3))
+    sim.run(seconds=900, tick=5, until=lambda s: s.status.current_step_index == 2)
+    assert reasons(sim).count("CanaryWithdrawn") == 1 and sim.status.gate_retries == 0
+    # Another at step 2 withdraws again instead of rolling back.
+    sim.observe = failing_from(sim.now, until=sim.now + timedelta(minutes=3))
+    sim.run(seconds=120, tick=5, until=lambda s: s.status.withdrawal is not None)
+    assert not sim.status.abort and reasons(sim).count("CanaryWithdrawn") == 2
+    assert sim.status.withdrawal is not None and sim.status.withdrawal.step == 2
+    sim.run(seconds=900, tick=5, until=lambda s: s.status.phase == Phase.HEALTHY)
 
 
 def test_retries_zero_rolls_back_on_the_first_failed_verdict() -> None:

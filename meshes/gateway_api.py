@@ -1,7 +1,7 @@
 """The `gatewayAPI` router: weights on one rule of a Gateway API HTTPRoute or GRPCRoute.
 
-Owns nothing but what rollout/gateway_routes.py edits on the user's route (the stable and
-canary backendRef weights of the rule at `rule`, the header and mirror rules it adds, and its
+Owns nothing but what rollout/gateway_routes.py edits on the user's route (the stable, canary
+and baseline backendRef weights of the rule at `rule`, the header and mirror rules it adds, and its
 annotations). Both kinds are `gateway.networking.k8s.io/v1`; in the v1.6 schemas both have
 rule names, header matches (Exact / RegularExpression) and the RequestMirror filter with
 `percent`, so header and mirror routes work on both.
@@ -15,9 +15,16 @@ from typing import ClassVar
 from rollout.gateway_routes import GatewayRoutes, RouteTarget
 from rollout.kube import Kube
 from rollout.kube.kinds import Kind
-from rollout.models import Rollout
+from rollout.models import RevisionWeight, Rollout
 from rollout.models.traffic import SetHeaderRoute, SetMirrorRoute
-from rollout.routing import CANARY_SCALE, HEADER_ROUTE, MIRROR_ROUTE, RouterError, RouterState
+from rollout.routing import (
+    BASELINE,
+    CANARY_SCALE,
+    HEADER_ROUTE,
+    MIRROR_ROUTE,
+    RouterError,
+    RouterState,
+)
 
 HTTP_ROUTES = Kind("gateway.networking.k8s.io", "v1", "httproutes", "HTTPRoute")
 GRPC_ROUTES = Kind("gateway.networking.k8s.io", "v1", "grpcroutes", "GRPCRoute")
@@ -31,7 +38,9 @@ QUERIES: Mapping[str, str] = {}
 class GatewayAPIRouter:
     name: ClassVar[str] = "gatewayAPI"
     exact_weights: ClassVar[bool] = True
-    capabilities: ClassVar[frozenset[str]] = frozenset({HEADER_ROUTE, MIRROR_ROUTE, CANARY_SCALE})
+    capabilities: ClassVar[frozenset[str]] = frozenset(
+        {HEADER_ROUTE, MIRROR_ROUTE, CANARY_SCALE, BASELINE}
+    )
     queries: ClassVar[Mapping[str, str]] = QUERIES
 
     def __init__(self, kube: Kube) -> None:
@@ -40,8 +49,18 @@ class GatewayAPIRouter:
     def read(self, rollout: Rollout) -> RouterState:
         return self._routes.read(target(rollout))
 
-    def set_weight(self, rollout: Rollout, *, stable: str, canary: str, weight: int) -> None:
-        self._routes.set_weight(target(rollout), stable=stable, canary=canary, weight=weight)
+    def set_weight(
+        self,
+        rollout: Rollout,
+        *,
+        stable: str,
+        canary: str,
+        weight: int,
+        baseline: RevisionWeight | None = None,
+    ) -> None:
+        self._routes.set_weight(
+            target(rollout), stable=stable, canary=canary, weight=weight, baseline=baseline
+        )
 
     def set_header_route(self, rollout: Rollout, route: SetHeaderRoute) -> None:
         self._routes.set_header_route(target(rollout), route)
@@ -79,6 +98,7 @@ def target(rollout: Rollout) -> RouteTarget:
         stable_service=stable,
         canary_service=canary,
         managed_routes=tuple(r.name for r in routing.managed_routes),
+        baseline_service=strategy.canary.baseline_service if strategy.canary else None,
         http=http,
         named_rules=True,
     )

@@ -7,7 +7,9 @@ What it owns, and nothing else:
   canary destination itself when the user left it out;
 - the HTTP routes named in `trafficRouting.managedRoutes` (header and mirror routes);
 - host mode: two annotations recording which revisions the weights point at (the VS names
-  Services, not revisions, so read() could not otherwise tell what it verified);
+  Services, not revisions, so read() could not otherwise tell what it verified), three with
+  a baseline (the baselineService's destination, added beside the canary's when it carries
+  weight; host mode only);
 - subset mode (`destinationRule`): the revision-hash label of the two subsets.
 
 Two ways to tell the revisions apart, as in Argo Rollouts:
@@ -38,6 +40,7 @@ from rollout.models.traffic import (
     SetMirrorRoute,
 )
 from rollout.routing import (
+    BASELINE,
     CANARY_SCALE,
     HEADER_ROUTE,
     MIRROR_ROUTE,
@@ -54,6 +57,8 @@ STABLE_REVISION = "rollout.dev/stable-revision"
 """Host mode, on each VirtualService: the revision the stable weight was set for."""
 CANARY_REVISION = "rollout.dev/canary-revision"
 """Host mode, on each VirtualService: the revision the canary weight was set for."""
+BASELINE_REVISION = "rollout.dev/baseline-revision"
+"""Host mode with a baseline taking traffic: the revision behind the baselineService."""
 
 
 def _fqdn(host: str, namespace: str) -> str:
@@ -78,6 +83,7 @@ class _Sides:
     dr_host: str | None = None  # subset mode
     stable_subset: str | None = None
     canary_subset: str | None = None
+    baseline_host: str | None = None  # host mode with a baseline
 
     def _is(self, dest: Obj, host: str | None, subset: str | None) -> bool:
         ns = self.namespace
@@ -94,21 +100,22 @@ class _Sides:
     def is_canary(self, dest: Obj) -> bool:
         return self._is(dest, self.canary_host, self.canary_subset)
 
-    def canary_like(self, stable: Obj) -> Obj:
-        """A canary destination shaped like the stable one (same port, same host form)."""
+    def is_baseline(self, dest: Obj) -> bool:
+        return self._is(dest, self.baseline_host, None)
+
+    def canary_like(self, stable: Obj, *, baseline: bool = False) -> Obj:
+        """A canary (or baseline) destination shaped like the stable one (same port, same
+        host form)."""
         dest = copy.deepcopy(stable)
         if self.canary_subset is not None:
             dest["subset"] = self.canary_subset
         else:
-            assert self.stable_host and self.canary_host
+            other = self.baseline_host if baseline else self.canary_host
+            assert self.stable_host and other
             host = str(stable["host"])
             # Keep the user's host form: `stable.ns.svc.cluster.local` -> `canary.ns.svc...`
             prefix = self.stable_host + "."
-            dest["host"] = (
-                self.canary_host + "." + host[len(prefix) :]
-                if host.startswith(prefix)
-                else self.canary_host
-            )
+            dest["host"] = other + "." + host[len(prefix) :] if host.startswith(prefix) else other
         return dest
 
 
@@ -147,7 +154,9 @@ QUERIES: Mapping[str, str] = {
 class IstioRouter:
     name: ClassVar[str] = "istio"
     exact_weights: ClassVar[bool] = True
-    capabilities: ClassVar[frozenset[str]] = frozenset({HEADER_ROUTE, MIRROR_ROUTE, CANARY_SCALE})
+    capabilities: ClassVar[frozenset[str]] = frozenset(
+        {HEADER_ROUTE, MIRROR_ROUTE, CANARY_SCALE, BASELINE}
+    )
     queries: ClassVar[Mapping[str, str]] = QUERIES
 
     def __init__(self, kube: Kube) -> None:
@@ -157,8 +166,8 @@ class IstioRouter:
     def read(self, rollout: Rollout) -> RouterState:
         istio, ns, managed = self._config(rollout)
         sides, dr = self._sides(rollout, istio, ns)
-        weights: set[tuple[int, int]] = set()
-        revisions: set[tuple[str | None, str | None]] = set()
+        weights: set[tuple[int, int, int]] = set()
+        revisions: set[tuple[str | None, str | None, str | None]] = set()
         present: list[set[str]] = []
         mirrors: set[str] = set()
         for spec in istio.services():
@@ -170,19 +179,28 @@ class IstioRouter:
             present.append({r["name"] for r in ours})
             mirrors |= {r["name"] for r in ours if "mirror" in r}
             notes = vs["metadata"].get("annotations") or {}
-            revisions.add((notes.get(STABLE_REVISION), notes.get(CANARY_REVISION)))
+            revisions.add(
+                (
+                    notes.get(STABLE_REVISION),
+                    notes.get(CANARY_REVISION),
+                    notes.get(BASELINE_REVISION),
+                )
+            )
         if dr is not None:  # subset mode: the pinned labels say which revision gets what
             pins = [(s.get("labels") or {}).get(labels.REVISION) for s in self._subsets(dr, istio)]
-            revisions = {(pins[0], pins[1])}
+            revisions = {(pins[0], pins[1], None)}
         routes = set.intersection(*present) if present else set()
         verified = None
         # Several VirtualServices (or routes) that disagree mean a write is missing: unknown.
         if len(weights) == 1 and len(revisions) == 1:
-            (stable_w, canary_w), (stable, canary) = weights.pop(), revisions.pop()
+            (stable_w, canary_w, twin_w), (stable, canary, twin) = weights.pop(), revisions.pop()
             if stable is not None and canary is not None:
                 verified = TrafficWeights(
                     stable=RevisionWeight(revision=stable, weight=stable_w),
                     canary=RevisionWeight(revision=canary, weight=canary_w),
+                    baseline=RevisionWeight(revision=twin, weight=twin_w)
+                    if twin and twin_w
+                    else None,
                 )
         return RouterState(
             weights=verified,
@@ -190,18 +208,36 @@ class IstioRouter:
             mirror_routes=frozenset(routes & mirrors),
         )
 
-    def set_weight(self, rollout: Rollout, *, stable: str, canary: str, weight: int) -> None:
+    def set_weight(
+        self,
+        rollout: Rollout,
+        *,
+        stable: str,
+        canary: str,
+        weight: int,
+        baseline: RevisionWeight | None = None,
+    ) -> None:
         istio, ns, managed = self._config(rollout)
         sides, dr = self._sides(rollout, istio, ns)
+        share = 0 if baseline is None else baseline.weight
+        if share and sides.baseline_host is None:
+            raise RouterError(
+                f"Rollout {rollout.key}: a baseline behind istio needs host mode "
+                "(stableService, canaryService, baselineService), not a destinationRule"
+            )
 
         def change(vs: Obj, weighted: list[Obj], l4: list[Obj]) -> None:
             mirrors = [r for r in vs["spec"].get("http") or [] if r.get("name") in managed]
             # Mirror routes carry a copy of the weighted split: keep it in step.
             for route in weighted + [r for r in mirrors if "mirror" in r] + l4:
-                self._put_weights(route, weight, sides, vs)
+                self._put_weights(route, weight, sides, vs, baseline=share)
             if dr is None:
                 notes = vs["metadata"].setdefault("annotations", {})
                 notes.update({STABLE_REVISION: stable, CANARY_REVISION: canary})
+                if baseline is not None and share:
+                    notes[BASELINE_REVISION] = baseline.revision
+                else:
+                    notes.pop(BASELINE_REVISION, None)
 
         edits = self._edit(rollout, change)  # every object read and checked before any write
         if dr is not None:
@@ -274,7 +310,7 @@ class IstioRouter:
             for route in weighted + (l4 if sides.stable_host is not None else []):
                 self._put_weights(route, 0, sides, vs)
             notes = vs["metadata"].get("annotations") or {}
-            for key in (STABLE_REVISION, CANARY_REVISION):
+            for key in (STABLE_REVISION, CANARY_REVISION, BASELINE_REVISION):
                 notes.pop(key, None)
 
         self._write(self._edit(rollout, change, skip_missing=True), ns)
@@ -309,7 +345,10 @@ class IstioRouter:
         if rule is None:
             strategy = rollout.spec.strategy
             sides = _Sides(
-                ns, stable_host=strategy.stable_service, canary_host=strategy.canary_service
+                ns,
+                stable_host=strategy.stable_service,
+                canary_host=strategy.canary_service,
+                baseline_host=strategy.canary.baseline_service if strategy.canary else None,
             )
             return sides, None
         if finalizing:  # the DestinationRule is not written; its host is not needed either
@@ -387,12 +426,20 @@ class IstioRouter:
                 return copy.deepcopy(entry["destination"])
         return sides.canary_like(self._stable_entry(route, sides, vs)["destination"])
 
-    def _route_weights(self, route: Obj, sides: _Sides, vs: Obj) -> tuple[int, int]:
+    def _route_weights(self, route: Obj, sides: _Sides, vs: Obj) -> tuple[int, int, int]:
+        """(stable, canary, baseline) weights of one route."""
         stable = self._stable_entry(route, sides, vs)
         canary = [e for e in _dests(route) if sides.is_canary(e.get("destination") or {})]
-        return _weight(stable, route), _weight(canary[0], route) if canary else 0
+        twin = [e for e in _dests(route) if sides.is_baseline(e.get("destination") or {})]
+        return (
+            _weight(stable, route),
+            _weight(canary[0], route) if canary else 0,
+            _weight(twin[0], route) if twin else 0,
+        )
 
-    def _put_weights(self, route: Obj, weight: int, sides: _Sides, vs: Obj) -> None:
+    def _put_weights(
+        self, route: Obj, weight: int, sides: _Sides, vs: Obj, *, baseline: int = 0
+    ) -> None:
         stable = self._stable_entry(route, sides, vs)
         entries = route.setdefault("route", [])
         canary = next((e for e in entries if sides.is_canary(e.get("destination") or {})), None)
@@ -401,9 +448,16 @@ class IstioRouter:
             # stable one's port (a Service with several ports needs it), so weights can move.
             canary = {"destination": sides.canary_like(stable["destination"])}
             entries.insert(entries.index(stable) + 1, canary)
+        twin = next((e for e in entries if sides.is_baseline(e.get("destination") or {})), None)
+        if twin is None and baseline:
+            # Added only to carry weight; at 0 an existing one stays (like the canary's).
+            twin = {"destination": sides.canary_like(stable["destination"], baseline=True)}
+            entries.insert(entries.index(canary) + 1, twin)
         # Other destinations (if any) keep their weights: they are not ours.
-        stable["weight"] = 100 - weight
+        stable["weight"] = 100 - weight - baseline
         canary["weight"] = weight
+        if twin is not None:
+            twin["weight"] = baseline
 
     @staticmethod
     def _place(vs: Obj, weighted: list[Obj], rollout: Rollout, name: str, new: Obj | None) -> None:

@@ -2,12 +2,14 @@
 
 With `httpRoute`, it edits one rule of the user's HTTPRoute (policy.linkerd.io/v1beta3, or
 gateway.networking.k8s.io/v1 when `group` says so) through rollout/gateway_routes.py, exactly
-as the Gateway API router does. Header routes work; mirror routes do not (Linkerd's HTTPRoute
-has no RequestMirror filter, and Linkerd ignores it on Gateway API routes).
+as the Gateway API router does (a baseline included: a third backendRef). Header routes work;
+mirror routes do not (Linkerd's HTTPRoute has no RequestMirror filter, and Linkerd ignores it on
+Gateway API routes).
 
 With `trafficSplit` (older installs running linkerd-smi), it creates and owns a TrafficSplit
-named in the spec: `spec.service` is the rootService, and two backends (stable, canary) carry
-integer weights that sum to 100. The object is labelled with the Rollout's name and has the
+named in the spec: `spec.service` is the rootService, and two backends (stable, canary; a
+third, the baselineService, while a baseline takes traffic) carry integer weights that sum to
+100. The object is labelled with the Rollout's name and has the
 Rollout as its controlling owner, so deleting the Rollout deletes it too; `finalize` deletes
 it at once. A TrafficSplit cannot match headers, so header and mirror routes are refused.
 """
@@ -21,12 +23,19 @@ from typing import Any, ClassVar
 
 from rollout import labels
 from rollout.errors import NotFoundError
-from rollout.gateway_routes import CANARY_REVISION, STABLE_REVISION, GatewayRoutes, RouteTarget
+from rollout.gateway_routes import (
+    BASELINE_REVISION,
+    CANARY_REVISION,
+    STABLE_REVISION,
+    GatewayRoutes,
+    RouteTarget,
+)
 from rollout.kube import SERVICES, Kube
 from rollout.kube.kinds import Kind
 from rollout.models import RevisionWeight, Rollout, TrafficWeights
 from rollout.models.traffic import LinkerdRouting, SetHeaderRoute, SetMirrorRoute, SMITrafficSplit
 from rollout.routing import (
+    BASELINE,
     CANARY_SCALE,
     HEADER_ROUTE,
     RouterError,
@@ -62,7 +71,7 @@ class LinkerdRouter:
     name: ClassVar[str] = "linkerd"
     exact_weights: ClassVar[bool] = True
     # Header routes only with httpRoute: with trafficSplit, set_header_route raises RouterError.
-    capabilities: ClassVar[frozenset[str]] = frozenset({HEADER_ROUTE, CANARY_SCALE})
+    capabilities: ClassVar[frozenset[str]] = frozenset({HEADER_ROUTE, CANARY_SCALE, BASELINE})
     queries: ClassVar[Mapping[str, str]] = QUERIES
 
     def __init__(self, kube: Kube) -> None:
@@ -78,22 +87,32 @@ class LinkerdRouter:
             return RouterState()  # not created yet (or finalized): we have set no weights
         return RouterState(weights=_split_weights(current, rollout))
 
-    def set_weight(self, rollout: Rollout, *, stable: str, canary: str, weight: int) -> None:
+    def set_weight(
+        self,
+        rollout: Rollout,
+        *,
+        stable: str,
+        canary: str,
+        weight: int,
+        baseline: RevisionWeight | None = None,
+    ) -> None:
         split = _spec(rollout).traffic_split
         if split is None:
-            self._routes.set_weight(_route(rollout), stable=stable, canary=canary, weight=weight)
+            self._routes.set_weight(
+                _route(rollout), stable=stable, canary=canary, weight=weight, baseline=baseline
+            )
             return
         kind, namespace = traffic_splits(split.api_version), _namespace(rollout)
         current = self._get_split(rollout, split)
         if current is None:
             self._check_root_service(rollout, split)
             body = _new_split(rollout, split)
-            _apply(body, rollout, stable=stable, canary=canary, weight=weight)
+            _apply(body, rollout, stable=stable, canary=canary, weight=weight, baseline=baseline)
             self._kube.create(kind, body, namespace=namespace)
             return
         _check_owned(current, rollout)
         body = copy.deepcopy(current)
-        _apply(body, rollout, stable=stable, canary=canary, weight=weight)
+        _apply(body, rollout, stable=stable, canary=canary, weight=weight, baseline=baseline)
         if body != current:
             self._kube.replace(kind, body, namespace=namespace)
 
@@ -186,6 +205,7 @@ def _route(rollout: Rollout) -> RouteTarget:
         stable_service=stable,
         canary_service=canary,
         managed_routes=tuple(r.name for r in routing.managed_routes) if routing else (),
+        baseline_service=_baseline_service(rollout),
         http=True,
         named_rules=gateway,  # policy.linkerd.io/v1beta3 rules have no `name`
     )
@@ -205,15 +225,36 @@ def _new_split(rollout: Rollout, split: SMITrafficSplit) -> Obj:
     }
 
 
-def _apply(body: Obj, rollout: Rollout, *, stable: str, canary: str, weight: int) -> None:
+def _baseline_service(rollout: Rollout) -> str | None:
+    canary = rollout.spec.strategy.canary
+    return canary.baseline_service if canary is not None else None
+
+
+def _apply(
+    body: Obj,
+    rollout: Rollout,
+    *,
+    stable: str,
+    canary: str,
+    weight: int,
+    baseline: RevisionWeight | None,
+) -> None:
     stable_svc, canary_svc = _services(rollout)
+    share = 0 if baseline is None else baseline.weight
     annotations = body["metadata"].setdefault("annotations", {})
     annotations[STABLE_REVISION] = stable
     annotations[CANARY_REVISION] = canary
-    body["spec"]["backends"] = [
-        {"service": stable_svc, "weight": 100 - weight},
+    backends = [
+        {"service": stable_svc, "weight": 100 - weight - share},
         {"service": canary_svc, "weight": weight},
     ]
+    twin = _baseline_service(rollout)
+    if baseline is not None and share and twin:
+        annotations[BASELINE_REVISION] = baseline.revision
+        backends.append({"service": twin, "weight": share})
+    else:
+        annotations.pop(BASELINE_REVISION, None)
+    body["spec"]["backends"] = backends
 
 
 def _check_owned(split: Obj, rollout: Rollout) -> None:
@@ -232,12 +273,18 @@ def _split_weights(split: Obj, rollout: Rollout) -> TrafficWeights | None:
     if not stable_rev or not canary_rev:
         return None
     stable_svc, canary_svc = _services(rollout)
+    twin, baseline_rev = _baseline_service(rollout), annotations.get(BASELINE_REVISION)
     weights = {
         b.get("service"): int(b.get("weight") or 0) for b in split["spec"].get("backends") or []
     }
-    total = weights.get(stable_svc, 0) + weights.get(canary_svc, 0)
+    twin_weight = weights.get(twin, 0) if twin else 0
+    total = weights.get(stable_svc, 0) + weights.get(canary_svc, 0) + twin_weight
     canary = round(100 * weights.get(canary_svc, 0) / total) if total else 0
+    baseline = round(100 * twin_weight / total) if total else 0
     return TrafficWeights(
-        stable=RevisionWeight(revision=stable_rev, weight=100 - canary),
+        stable=RevisionWeight(revision=stable_rev, weight=100 - canary - baseline),
         canary=RevisionWeight(revision=canary_rev, weight=canary),
+        baseline=RevisionWeight(revision=baseline_rev, weight=baseline)
+        if baseline_rev and baseline
+        else None,
     )

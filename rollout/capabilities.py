@@ -7,13 +7,13 @@ from __future__ import annotations
 from rollout import registry
 from rollout.errors import RegistryError
 from rollout.models import Rollout
-from rollout.routing import CANARY_SCALE, HEADER_ROUTE, MIRROR_ROUTE
+from rollout.routing import BASELINE, CANARY_SCALE, HEADER_ROUTE, MIRROR_ROUTE
 
 STEPS = "spec.strategy.canary.steps"
 
 
 def router_problems(rollout: Rollout) -> list[tuple[str, str]]:
-    """(field path, reason) for each step its router cannot carry out."""
+    """(field path, reason) for each step or feature its router cannot carry out."""
     strategy = rollout.spec.strategy
     if strategy.traffic_routing is None:
         return []
@@ -22,8 +22,27 @@ def router_problems(rollout: Rollout) -> list[tuple[str, str]]:
         router = registry.load("routers", name)
     except RegistryError as err:
         return [(f"{strategy.field}.trafficRouting.{name}", err.message)]
-    have: frozenset[str] = router.capabilities
+    return capability_problems(rollout, name, router.capabilities)
+
+
+def capability_problems(rollout: Rollout, name: str, have: frozenset[str]) -> list[tuple[str, str]]:
+    """(field path, reason) for each thing the spec asks of router `name` beyond `have`."""
+    strategy = rollout.spec.strategy
     problems = []
+    if strategy.canary is not None and strategy.canary.baseline and BASELINE not in have:
+        problems.append(
+            (
+                f"{strategy.field}.baseline",
+                f"the {name} router cannot split traffic three ways (stable, canary, baseline)"
+                + (
+                    ": ingress-nginx's canary Ingress takes one weight, the rest goes to the "
+                    "stable Ingress"
+                    if name == "nginx"
+                    else ""
+                )
+                + "; drop trafficRouting to run a baseline by pod counts",
+            )
+        )
     for i, step in enumerate(strategy.steps):
         for needed, present in (
             (HEADER_ROUTE, step.set_header_route),

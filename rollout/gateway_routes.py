@@ -6,8 +6,9 @@ mesh-neutral so that meshes/gateway_api.py and meshes/linkerd.py share it withou
 each other; the routers only say which object, which rule, and what the schema supports.
 
 What we own on the user's route, and nothing else:
-- the `weight` of the stableService / canaryService backendRefs of the managed rule (we add the
-  canary backendRef, copied from the stable one, when it is missing);
+- the `weight` of the stableService / canaryService (and, with a baseline, baselineService)
+  backendRefs of the managed rule (we add the canary's and the baseline's, copied from the
+  stable one, when they are missing);
 - the rules we add for header and mirror routes, placed right before the managed rule;
 - our annotations: the revisions behind the weights, and the fingerprints of the rules we added.
 
@@ -39,6 +40,7 @@ Obj = dict[str, Any]
 
 STABLE_REVISION = "rollout.dev/stable-revision"
 CANARY_REVISION = "rollout.dev/canary-revision"
+BASELINE_REVISION = "rollout.dev/baseline-revision"
 MANAGED_RULES = "rollout.dev/managed-rules"
 """JSON {route name: {"kind": "header" | "mirror", "fingerprint": ...}} of the rules we added."""
 
@@ -59,6 +61,8 @@ class RouteTarget:
     canary_service: str
     managed_routes: tuple[str, ...]
     """The spec's managedRoutes names, highest precedence first."""
+    baseline_service: str | None = None
+    """The baselineService (a baseline in the spec): the third backendRef."""
     http: bool = True
     """HTTP matches (path defaults to PathPrefix /); False for GRPCRoute (method matches)."""
     named_rules: bool = True
@@ -80,12 +84,17 @@ class GatewayRoutes:
         route = _Route(self._get(target), target)
         annotations = route.annotations
         stable_rev, canary_rev = annotations.get(STABLE_REVISION), annotations.get(CANARY_REVISION)
-        canary = route.canary_percent()  # first: a rule without the stable backend is an error
+        baseline_rev = annotations.get(BASELINE_REVISION)
+        # First: a rule without the stable backend is an error.
+        canary, baseline = route.percents()
         weights = None
         if stable_rev and canary_rev:
             weights = TrafficWeights(
-                stable=RevisionWeight(revision=stable_rev, weight=100 - canary),
+                stable=RevisionWeight(revision=stable_rev, weight=100 - canary - baseline),
                 canary=RevisionWeight(revision=canary_rev, weight=canary),
+                baseline=RevisionWeight(revision=baseline_rev, weight=baseline)
+                if baseline_rev and baseline
+                else None,
             )
         present = route.our_rules()
         return RouterState(
@@ -95,11 +104,22 @@ class GatewayRoutes:
         )
 
     # -- writing ---------------------------------------------------------------------------
-    def set_weight(self, target: RouteTarget, *, stable: str, canary: str, weight: int) -> None:
+    def set_weight(
+        self,
+        target: RouteTarget,
+        *,
+        stable: str,
+        canary: str,
+        weight: int,
+        baseline: RevisionWeight | None = None,
+    ) -> None:
+        share = 0 if baseline is None else baseline.weight
+
         def change(route: _Route) -> None:
-            route.set_weights(100 - weight, weight)
+            route.set_weights(100 - weight - share, weight, baseline=share)
             route.annotate(STABLE_REVISION, stable)
             route.annotate(CANARY_REVISION, canary)
+            route.annotate(BASELINE_REVISION, baseline.revision if baseline and share else None)
 
         self._edit(target, change)
 
@@ -149,7 +169,7 @@ class GatewayRoutes:
         def change(route: _Route) -> None:
             route.set_weights(100, 0, add_canary=False)  # never touched: leave it so
             route.remove_rules(set(route.recorded))
-            for key in (STABLE_REVISION, CANARY_REVISION, MANAGED_RULES):
+            for key in (STABLE_REVISION, CANARY_REVISION, BASELINE_REVISION, MANAGED_RULES):
                 route.annotate(key, None)
 
         self._edit(target, change)
@@ -235,20 +255,24 @@ class _Route:
             )
         return ref
 
-    def canary_ref(self) -> Obj:
-        """A backendRef to the canary Service, shaped like the stable one."""
+    def canary_ref(self, service: str | None = None) -> Obj:
+        """A backendRef to the canary Service (or `service`), shaped like the stable one."""
         stable = self._stable_ref(self.managed)
         ref = {k: copy.deepcopy(stable[k]) for k in _BACKEND_FIELDS if k in stable}
-        return {"name": self.target.canary_service, **ref}
+        return {"name": service or self.target.canary_service, **ref}
 
-    def set_weights(self, stable: int, canary: int, *, add_canary: bool = True) -> None:
+    def set_weights(
+        self, stable: int, canary: int, *, baseline: int = 0, add_canary: bool = True
+    ) -> None:
         """On the managed rule and on our mirror rules (copies of it, which must serve alike).
-        Without `add_canary`, a rule lacking the canary backendRef is left as it is."""
+        Without `add_canary`, a rule lacking the canary backendRef is left as it is. The
+        baseline's backendRef is added only to carry weight; at 0 an existing one stays."""
         mirrors = [
             r
             for r, n in zip(self.rules, self._ours, strict=True)
             if n and self.recorded[n]["kind"] == "mirror"
         ]
+        twin = self.target.baseline_service
         for rule in [self.managed, *mirrors]:
             stable_ref = self._stable_ref(rule)
             ref = self._ref(rule, self.target.canary_service)
@@ -259,13 +283,27 @@ class _Route:
                 rule.setdefault("backendRefs", []).append(ref)
             stable_ref["weight"] = stable
             ref["weight"] = canary
+            if twin is None:
+                continue
+            twin_ref = self._ref(rule, twin)
+            if twin_ref is None and baseline:
+                twin_ref = self.canary_ref(twin)
+                rule.setdefault("backendRefs", []).append(twin_ref)
+            if twin_ref is not None:
+                twin_ref["weight"] = baseline
 
-    def canary_percent(self) -> int:
+    def percents(self) -> tuple[int, int]:
+        """(canary, baseline) percent of the managed rule's weight."""
         stable = self._stable_ref(self.managed).get("weight", 1)  # the schema's default is 1
         ref = self._ref(self.managed, self.target.canary_service)
         canary = 0 if ref is None else ref.get("weight", 1)
-        total = stable + canary
-        return round(100 * canary / total) if total else 0
+        twin = self.target.baseline_service
+        twin_ref = None if twin is None else self._ref(self.managed, twin)
+        baseline = 0 if twin_ref is None else twin_ref.get("weight", 1)
+        total = stable + canary + baseline
+        if not total:
+            return 0, 0
+        return round(100 * canary / total), round(100 * baseline / total)
 
     # -- our rules -------------------------------------------------------------------------
     def crossed_matches(self, headers: list[HeaderMatch]) -> list[Obj]:

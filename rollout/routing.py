@@ -23,12 +23,14 @@ from typing import ClassVar, Protocol
 
 from rollout.errors import RolloutError
 from rollout.kube import Kube
-from rollout.models import Rollout, TrafficWeights
+from rollout.models import RevisionWeight, Rollout, TrafficWeights
 from rollout.models.traffic import SetHeaderRoute, SetMirrorRoute
 
 HEADER_ROUTE = "setHeaderRoute"
 MIRROR_ROUTE = "setMirrorRoute"
 CANARY_SCALE = "setCanaryScale"
+BASELINE = "baseline"
+"""The router can split traffic three ways: stable, canary and a baseline (its own Service)."""
 
 
 class RouterError(RolloutError):
@@ -57,7 +59,8 @@ class TrafficRouter(Protocol):
     exact_weights: ClassVar[bool]
     """True: the router sets weights itself. False: weights follow pod counts (no router)."""
     capabilities: ClassVar[frozenset[str]]
-    """Which optional step kinds it supports: HEADER_ROUTE, MIRROR_ROUTE, CANARY_SCALE."""
+    """Which optional features it supports: HEADER_ROUTE, MIRROR_ROUTE, CANARY_SCALE (step
+    kinds) and BASELINE."""
     queries: ClassVar[Mapping[str, str]]
     """Built-in PromQL for the analysis gates, by name (string.Template placeholders)."""
 
@@ -67,10 +70,21 @@ class TrafficRouter(Protocol):
         """The state in force now. Raises RoutingObjectNotFoundError when an object is missing."""
         ...
 
-    def set_weight(self, rollout: Rollout, *, stable: str, canary: str, weight: int) -> None:
+    def set_weight(
+        self,
+        rollout: Rollout,
+        *,
+        stable: str,
+        canary: str,
+        weight: int,
+        baseline: RevisionWeight | None = None,
+    ) -> None:
         """`weight`% to the canary revision, the rest to stable: one guarded write. Routers
         that pin subsets or selectors to revisions (`stable`/`canary` are revision hashes) do
-        so before the weight write."""
+        so before the weight write. `baseline` (only ever passed to a router with the BASELINE
+        capability, so others may leave the parameter out): its weight goes to the
+        baselineService, and the stable gets 100 - weight - baseline.weight; without it, a
+        BASELINE router takes any weight off the baselineService."""
         ...
 
     def set_header_route(self, rollout: Rollout, route: SetHeaderRoute) -> None:

@@ -19,16 +19,7 @@ from rollout.models import Rollout
 def service_fields(rollout: Rollout) -> list[tuple[str, str]]:
     """(Service name, field path) of every Service the strategy pins."""
     strategy = rollout.spec.strategy
-    stable, canary = (
-        ("activeService", "previewService")
-        if strategy.blue_green is not None
-        else ("stableService", "canaryService")
-    )
-    return [
-        (name, f"{strategy.field}.{field}")
-        for name, field in ((strategy.stable_service, stable), (strategy.canary_service, canary))
-        if name
-    ]
+    return [(name, f"{strategy.field}.{field}") for name, field in strategy.pinned_services]
 
 
 def selector_problem(

@@ -17,7 +17,7 @@ from rollout.engine import gating
 from rollout.engine.draft import Draft
 from rollout.engine.replicas import canary_replicas_for_weight
 from rollout.engine.world import Inputs, baseline_of
-from rollout.models import CanaryStep
+from rollout.models import CanaryStep, TrafficWeights
 from rollout.models.analysis_status import RunKind
 from rollout.models.status import PauseReason
 from rollout.models.traffic import SetHeaderRoute, SetMirrorRoute
@@ -47,6 +47,8 @@ class StepPlan:
     (blue-green between the switch and the end of post-promotion analysis)."""
     preview: str | None = None
     """The revision the canary (preview) Service serves; None: the stable revision."""
+    baseline_weight: int = 0
+    """The baseline's traffic weight (behind a router; without one, traffic follows pods)."""
 
 
 def _describe(step: CanaryStep) -> str:
@@ -63,6 +65,14 @@ def _describe(step: CanaryStep) -> str:
     if step.confirm is not None:
         return "confirm"
     return "analysis"
+
+
+def baseline_verified(weights: TrafficWeights, stable: str, want: int) -> bool:
+    """The router reports `want`% on the stable's baseline (0: no weight on any baseline)."""
+    got = weights.baseline
+    if want == 0:
+        return got is None or got.weight == 0
+    return got is not None and got.revision == baseline_of(stable) and got.weight == want
 
 
 class CanaryStrategy:
@@ -109,6 +119,7 @@ class CanaryStrategy:
                 inputs, steps, index, weight
             )
             label = f"step {index + 1}/{len(steps)} {_describe(step)}"
+            baseline_weight = weight if baseline_target and inputs.traffic_routing else 0
             held = status.pause_conditions
             done, plan = self._step(
                 inputs,
@@ -121,6 +132,7 @@ class CanaryStrategy:
                 canary=canary,
                 label=label,
                 baseline_target=baseline_target,
+                baseline_weight=baseline_weight,
             )
             if not done:
                 status.current_step_index = index
@@ -141,6 +153,7 @@ class CanaryStrategy:
                     if hold
                     else f"{label}: done; paused (rollout resume to continue)",
                     baseline_target=baseline_target,
+                    baseline_weight=baseline_weight,
                 )
             if status.promote_step == index:
                 draft.record("StepPromoted", f"{label} promoted", revision=canary, step=index)
@@ -179,6 +192,7 @@ class CanaryStrategy:
                 pre.requeue_at,
                 abort=pre.abort,
                 baseline_target=baseline_target,
+                baseline_weight=weight if baseline_target and inputs.traffic_routing else 0,
             )
         replicas = spec.replicas
         ready = world.replicas(canary) == replicas and world.available(canary) >= replicas
@@ -225,6 +239,7 @@ class CanaryStrategy:
         canary: str,
         label: str,
         baseline_target: int = 0,
+        baseline_weight: int = 0,
     ) -> tuple[bool, StepPlan]:
         world, status = inputs.world, draft.status
 
@@ -238,6 +253,7 @@ class CanaryStrategy:
                 message,
                 at,
                 baseline_target=baseline_target,
+                baseline_weight=baseline_weight,
             )
 
         if step.set_weight is not None or step.set_canary_scale is not None:
@@ -259,6 +275,9 @@ class CanaryStrategy:
                     reached
                     and verified is not None
                     and (verified.canary.revision == canary and verified.canary.weight == weight)
+                    and baseline_verified(
+                        verified, draft.status.stable_revision or "", baseline_weight
+                    )
                 )
             if reached:
                 return True, waiting("", pods=False)
@@ -360,16 +379,20 @@ class CanaryStrategy:
                 # The baseline takes as many pods, so as much traffic, as the canary.
                 return canary, max(0, replicas - 2 * canary), canary
             return canary, replicas - canary, 0
-        # With a router the stable stays at full size, so an abort is one weight write.
+        # With a router the stable stays at full size, so an abort is one weight write. A
+        # baseline is the canary's twin: as many pods (and the same weight).
+        twin = 1 if inputs.spec.strategy.canary.baseline else 0
         for step in reversed(steps[: index + 1]):
             scale = step.set_canary_scale
             if scale is None:
                 continue
             if scale.replicas is not None:
-                return scale.replicas, replicas, 0
+                return scale.replicas, replicas, twin * scale.replicas
             if scale.weight is not None:
-                return canary_replicas_for_weight(replicas, scale.weight), replicas, 0
+                scaled = canary_replicas_for_weight(replicas, scale.weight)
+                return scaled, replicas, twin * scaled
             break  # matchTrafficWeight
         # Deployed before released: with a router, a canary at 0% still runs one pod, so header
         # routes and smoke tests can reach it before any weight moves.
-        return max(1, canary_replicas_for_weight(replicas, weight)), replicas, 0
+        canary = max(1, canary_replicas_for_weight(replicas, weight))
+        return canary, replicas, twin * canary

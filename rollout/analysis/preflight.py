@@ -86,19 +86,7 @@ def _preflight(rollout: Rollout) -> Preflight:
 
 def _service_refs(rollout: Rollout, namespace: str) -> list[Ref]:
     strategy = rollout.spec.strategy
-    stable, canary = (
-        ("activeService", "previewService")
-        if strategy.blue_green is not None
-        else ("stableService", "canaryService")
-    )
-    refs = [
-        Ref(SERVICES, name, namespace, field)
-        for name, field in (
-            (strategy.stable_service, stable),
-            (strategy.canary_service, canary),
-        )
-        if name
-    ]
+    refs = [Ref(SERVICES, name, namespace, field) for name, field in strategy.pinned_services]
     routing = strategy.traffic_routing
     split = routing.linkerd.traffic_split if routing and routing.linkerd else None
     if split is not None:

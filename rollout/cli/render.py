@@ -154,9 +154,11 @@ def describe(rollout: Obj, revisions: list[Obj], events: list[Obj]) -> str:
     if blue_green is not None:
         lines.extend(bluegreen.header_lines(rollout, revisions))
     elif weights:
+        twin = weights.get("baseline")
         lines.append(
             f"Traffic:     stable {weights['stable']['weight']}% ({weights['stable']['revision']})"
             f"  canary {weights['canary']['weight']}% ({weights['canary']['revision']})"
+            + (f"  baseline {twin['weight']}% ({twin['revision']})" if twin else "")
         )
     if spec.get("paused"):
         lines.append("Paused:      yes (spec.paused) - rollout resume to continue")

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from rollout.engine.draft import Termination
-from rollout.models import HistoryEntry, RolloutStatus
+from rollout.models import HistoryEntry, RevisionWeight, RolloutStatus
 from rollout.models.traffic import SetHeaderRoute, SetMirrorRoute
 
 
@@ -56,11 +56,13 @@ class PinService:
 
 @dataclass(frozen=True)
 class SetWeight:
-    """One routing write: `weight`% to the canary revision, the rest to stable."""
+    """One routing write: `weight`% to the canary revision, `baseline`'s to the baseline (a
+    router with one), the rest to stable."""
 
     stable_revision: str
     canary_revision: str
     weight: int
+    baseline: RevisionWeight | None = None
 
 
 @dataclass(frozen=True)

@@ -37,11 +37,11 @@ from rollout.engine.replicas import plan_scaling
 from rollout.engine.revisions import blue_green_at_rest, reset_update, track_revision
 from rollout.engine.summary import summarize
 from rollout.engine.world import BASELINE_SUFFIX, Inputs, baseline_of
-from rollout.models import ScaleDownDeadline
+from rollout.models import RevisionWeight, ScaleDownDeadline
 from rollout.models.time import parse_time
 from rollout.models.traffic import SetHeaderRoute, SetMirrorRoute
 from strategies.bluegreen import BlueGreenStrategy
-from strategies.canary import CanaryStrategy, StepPlan
+from strategies.canary import CanaryStrategy, StepPlan, baseline_verified
 
 _CANARY = CanaryStrategy()
 _BLUE_GREEN = BlueGreenStrategy()
@@ -59,6 +59,8 @@ class _Plan:
     """The revision the stable / active Service serves (None: the stable revision)."""
     preview: str | None = None
     """The revision the canary / preview Service serves (None: the stable revision)."""
+    baseline_weight: int = 0
+    """Behind a router: the baseline's weight (the stable gets the rest)."""
 
 
 def decide(inputs: Inputs) -> Decision:
@@ -135,6 +137,10 @@ def decide(inputs: Inputs) -> Decision:
     # calling the canary Service reach it directly, whatever the weights say.
     if strategy.canary_service:
         actions += _pin(inputs, strategy.canary_service, plan.preview or stable, serving=True)
+    baseline_service = strategy.canary.baseline_service if strategy.canary else None
+    if baseline_service:
+        running = world.available(baseline) > 0 and current != stable and not status.abort
+        actions += _pin(inputs, baseline_service, baseline if running else stable, serving=True)
 
     # 4. Weights (only a traffic router sets them; without one they follow pod counts).
     if inputs.traffic_routing:
@@ -152,13 +158,18 @@ def decide(inputs: Inputs) -> Decision:
         )
         if weight > in_force and world.available(canary_rev) < plan.targets.get(canary_rev, 0):
             weight = in_force
+        baseline_weight = _baseline_weight(inputs, draft, plan, canary_rev)
         if (
             verified is None
             or verified.canary.weight != weight
             or verified.canary.revision != canary_rev
             or verified.stable.revision != stable
+            or not baseline_verified(verified, stable, baseline_weight)
         ):
-            actions.append(SetWeight(stable, canary_rev, weight))
+            pair = RevisionWeight(revision=baseline, weight=baseline_weight)
+            actions.append(
+                SetWeight(stable, canary_rev, weight, baseline=pair if baseline_weight else None)
+            )
 
     # 5. Managed header / mirror routes: set by the current step (to a canary that has pods),
     #    and all removed, after the weight went back, once no update is in progress.
@@ -172,8 +183,16 @@ def decide(inputs: Inputs) -> Decision:
     if not updating and (world.header_routes or world.mirror_routes):
         actions.append(RemoveManagedRoutes())
 
-    # 6. Scale down, once traffic has left.
-    actions += [a for a in scaling if a.replicas < world.replicas(a.revision)]
+    # 6. Scale down, once traffic has left (a baseline behind a router: once it reads 0%).
+    baseline_serving = bool(
+        world.weights and world.weights.baseline and world.weights.baseline.weight
+    )
+    actions += [
+        a
+        for a in scaling
+        if a.replicas < world.replicas(a.revision)
+        and not (a.revision.endswith(BASELINE_SUFFIX) and baseline_serving)
+    ]
     actions += _restart(inputs, draft)
     if (
         spec.workload_ref is not None
@@ -199,6 +218,24 @@ def decide(inputs: Inputs) -> Decision:
         requeue_at=min((t for t in requeue if t is not None), default=None),
         terminations=draft.terminations,
     )
+
+
+def _baseline_weight(inputs: Inputs, draft: Draft, plan: _Plan, canary: str) -> int:
+    """The baseline's weight: the plan's, only while an update runs and the baseline has the
+    pods the step sized it for (raising waits for pods, as the canary's does)."""
+    stable = draft.status.stable_revision or ""
+    if not plan.baseline_weight or canary == stable:
+        return 0
+    world, baseline = inputs.world, baseline_of(stable)
+    if world.available(baseline) == 0:
+        return 0
+    verified = world.weights
+    in_force = verified.baseline.weight if verified and verified.baseline else 0
+    if plan.baseline_weight > in_force and world.available(baseline) < plan.targets.get(
+        baseline, 0
+    ):
+        return in_force
+    return plan.baseline_weight
 
 
 def _handle_abort_requests(inputs: Inputs, draft: Draft) -> None:
@@ -277,6 +314,7 @@ def _plan(inputs: Inputs, draft: Draft) -> _Plan:
                 # A canary Service follows the canary from the start (header routes and smoke
                 # tests reach it before any weight moves); blue-green's preview, once ready.
                 preview=current if inputs.spec.strategy.canary is not None else step.preview,
+                baseline_weight=step.baseline_weight,
             )
 
     stable = status.stable_revision

@@ -98,8 +98,8 @@ def _traffic_settled(inputs: Inputs, stable: str | None) -> bool:
     waiting for Healthy goes on before traffic moved. The write's watch event (a Service) or
     the read-back requeue (a route) brings the rollout back to say Healthy."""
     world, strategy = inputs.world, inputs.spec.strategy
-    for service in (strategy.stable_service, strategy.canary_service):
-        if service and service in world.services and world.services[service] != stable:
+    for service, _ in strategy.pinned_services:
+        if service in world.services and world.services[service] != stable:
             return False
     if not inputs.traffic_routing:
         return True
@@ -108,6 +108,7 @@ def _traffic_settled(inputs: Inputs, stable: str | None) -> bool:
         weights is not None
         and weights.stable.revision == stable
         and (weights.canary.weight == 0 or weights.canary.revision == stable)
+        and (weights.baseline is None or weights.baseline.weight == 0)
     )
 
 

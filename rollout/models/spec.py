@@ -214,11 +214,15 @@ class CanaryStrategy(SpecModel):
     """The traffic layer that sets exact weights. Without it, weights follow pod counts."""
     baseline: bool = False
     """Run a baseline beside the canary: fresh pods of the stable revision, as many as the
-    canary and so taking the same share of traffic, for a like-for-like comparison (their pods
+    canary and taking the same share of traffic, for a like-for-like comparison (their pods
     carry `rollout.dev/revision-hash: <stable>-baseline`, `$baseline` in queries). Without a
-    traffic router only, for now: weights then follow pods, canary + baseline <= 100%."""
+    router, weights follow pods; with one, the router splits three ways (stable, canary,
+    baseline: `baselineService`). canary + baseline <= 100%."""
+    baseline_service: str | None = None
+    """With `baseline` and a router: a Service whose selector the controller pins to the
+    baseline's pods; the router sends the baseline's share to it."""
 
-    @field_validator("stable_service", "canary_service")
+    @field_validator("stable_service", "canary_service", "baseline_service")
     @classmethod
     def _service_name(cls, value: str | None) -> str | None:
         return None if value is None else dns_name(value)
@@ -244,11 +248,25 @@ class CanaryStrategy(SpecModel):
                     f"steps[{i}].setCanaryScale: needs trafficRouting (a mesh or ingress); "
                     "without one, traffic follows replica counts"
                 )
+        if self.baseline_service and not self.baseline:
+            raise ValueError("baselineService: only with baseline: true")
+        services = [self.stable_service, self.canary_service, self.baseline_service]
+        named = [s for s in services if s]
+        if len(named) != len(set(named)):
+            raise ValueError("stableService, canaryService and baselineService must differ")
         if self.baseline:
-            if self.traffic_routing is not None:
+            if self.traffic_routing is not None and not (
+                self.baseline_service and self.stable_service and self.canary_service
+            ):
                 raise ValueError(
-                    "baseline: not yet supported with trafficRouting (routers split traffic two "
-                    "ways); without a router the baseline's pods take the canary's share"
+                    "baseline: with trafficRouting, needs stableService, canaryService and "
+                    "baselineService (the router splits traffic between the three)"
+                )
+            istio = self.traffic_routing.istio if self.traffic_routing else None
+            if istio is not None and istio.destination_rule is not None:
+                raise ValueError(
+                    "baseline: behind istio, only in host mode (stableService, canaryService, "
+                    "baselineService as destinations), not with a destinationRule's subsets"
                 )
             if last_weight > 50:
                 raise ValueError(
@@ -332,6 +350,25 @@ class Strategy(SpecModel):
         if self.blue_green is not None:
             return self.blue_green.preview_service
         return self.canary.canary_service if self.canary is not None else None
+
+    @property
+    def pinned_services(self) -> list[tuple[str, str]]:
+        """(Service, its field name) for every Service whose selector the controller pins:
+        stable and canary (blue-green: active and preview), and a canary's baseline."""
+        if self.blue_green is not None:
+            named = [
+                (self.blue_green.active_service, "activeService"),
+                (self.blue_green.preview_service, "previewService"),
+            ]
+        else:
+            canary = self.canary
+            assert canary is not None
+            named = [
+                (canary.stable_service, "stableService"),
+                (canary.canary_service, "canaryService"),
+                (canary.baseline_service, "baselineService"),
+            ]
+        return [(name, field) for name, field in named if name]
 
     @property
     def field(self) -> str:

@@ -68,6 +68,8 @@ class TrafficWeights(StatusModel):
 
     stable: RevisionWeight
     canary: RevisionWeight
+    baseline: RevisionWeight | None = None
+    """A baseline behind a router: its share (the stable has what canary and baseline leave)."""
 
 
 class CanaryStatus(StatusModel):

@@ -303,9 +303,8 @@ class Controller:
         routing = strategy.traffic_routing
         name = routing.router_name if routing is not None else "replicas"
         ns = rollout.metadata.namespace or ""
-        for svc in (strategy.stable_service, strategy.canary_service):
-            if svc:
-                self._service_users.setdefault(f"{ns}/{svc}", set()).add(rollout.key)
+        for svc, _ in strategy.pinned_services:
+            self._service_users.setdefault(f"{ns}/{svc}", set()).add(rollout.key)
         if name not in self._routers:
             self._routers[name] = registry.load("routers", name)(self._kube)
         return self._routers[name]

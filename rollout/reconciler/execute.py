@@ -132,7 +132,16 @@ class Executor:
                 }
                 self._remember(self._kube.patch(SERVICES, svc, patch, namespace=ns))
             case SetWeight(stable_revision=stable, canary_revision=canary, weight=weight):
-                self._router.set_weight(rollout, stable=stable, canary=canary, weight=weight)
+                if action.baseline is None:  # routers without a baseline lack the parameter
+                    self._router.set_weight(rollout, stable=stable, canary=canary, weight=weight)
+                else:
+                    self._router.set_weight(
+                        rollout,
+                        stable=stable,
+                        canary=canary,
+                        weight=weight,
+                        baseline=action.baseline,
+                    )
             case SetRoute(route=route):
                 if isinstance(route, SetHeaderRoute):
                     self._router.set_header_route(rollout, route)

@@ -173,7 +173,7 @@ class RolloutReconciler:
             self._persist(raw, status, decision, now)
             return now + timedelta(seconds=ROUTING_RETRY_SECONDS)
         strategy = rollout.spec.strategy
-        service_names = [s for s in (strategy.stable_service, strategy.canary_service) if s]
+        service_names = [s for s, _ in strategy.pinned_services]
         services = {s: self._caches.services.get(namespace, s) for s in service_names}
         wrong = service_check.problems(
             rollout, (template.get("metadata") or {}).get("labels") or {}, services

@@ -19,15 +19,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
+from rollout.capabilities import capability_problems
 from rollout.errors import ConflictError
 from rollout.install import install_crds
 from rollout.kube import Kube
-from rollout.models import Rollout
+from rollout.models import RevisionWeight, Rollout
 from rollout.models.traffic import SetHeaderRoute
-from rollout.routing import HEADER_ROUTE, RouterError, TrafficRouter
+from rollout.routing import BASELINE, HEADER_ROUTE, RouterError, TrafficRouter
 from rollout.sandbox import Sandbox, start_sandbox
 
 STABLE, CANARY = "stablehash1", "canaryhash2"
+BASELINE_REVISION = f"{STABLE}-baseline"
 WRITES = ("create", "update", "patch", "delete")
 ANY_HEADER_ROUTE = SetHeaderRoute.model_validate(
     {
@@ -179,12 +183,68 @@ def check_finalize(env: Env) -> None:
     env.validate_objects()
 
 
+def with_baseline(rollout: Rollout) -> Rollout:
+    """The case's Rollout with a baseline (and its Service, `<name>-baseline`)."""
+    doc = rollout.model_dump(by_alias=True, exclude_none=True, mode="json")
+    canary = doc["spec"]["strategy"]["canary"]
+    canary.update(
+        baseline=True,
+        baselineService=f"{rollout.metadata.name}-baseline",
+        steps=[{"setWeight": 20}],
+    )
+    return Rollout.model_validate(doc)
+
+
+def check_baseline(env: Env) -> None:
+    """A router with the BASELINE capability splits three ways in one write and reads the
+    baseline back; without the capability (or in a mode that cannot), the spec check refuses
+    a baseline."""
+    try:
+        rollout = with_baseline(env.case.rollout())
+    except ValidationError as err:  # the router's mode cannot: the spec says so
+        env.expect("baseline" in str(err), f"a baseline was refused for another reason: {err}")
+        return
+    if BASELINE not in env.router.capabilities:
+        have = env.router.capabilities
+        fields = [field for field, _ in capability_problems(rollout, env.router.name, have)]
+        env.expect(
+            fields == ["spec.strategy.canary.baseline"],
+            f"a baseline on a router without the capability was not refused ({fields})",
+        )
+        return
+    for canary, share in ((10, 10), (40, 40), (30, 0), (100, 0)):
+        baseline = RevisionWeight(revision=BASELINE_REVISION, weight=share) if share else None
+        env.sandbox.requests.clear()
+        env.router.set_weight(
+            rollout, stable=STABLE, canary=CANARY, weight=canary, baseline=baseline
+        )
+        env.expect(len(env.writes()) <= 1, f"a three-way split made {len(env.writes())} writes")
+        weights = env.router.read(rollout).weights
+        env.expect(weights is not None, "read() reports no weights after a three-way split")
+        assert weights is not None
+        got = weights.baseline
+        env.expect(
+            (weights.stable.weight, weights.canary.weight) == (100 - canary - share, canary)
+            and (
+                (got is not None and (got.revision, got.weight) == (BASELINE_REVISION, share))
+                if share
+                else (got is None or got.weight == 0)
+            ),
+            f"read() gives {weights} after canary {canary}%, baseline {share}%",
+        )
+        env.validate_objects()
+    env.sandbox.requests.clear()
+    env.router.set_weight(rollout, stable=STABLE, canary=CANARY, weight=100)
+    env.expect(env.writes() == [], "re-applying the same three-way split wrote something")
+
+
 CHECKS: dict[str, Callable[[Env], None]] = {
     "round-trip": check_round_trip,
     "one-write": check_one_write,
     "conflict": check_conflict,
     "header-routes": check_header_routes,
     "finalize": check_finalize,
+    "baseline": check_baseline,
 }
 
 

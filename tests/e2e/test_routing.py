@@ -139,3 +139,47 @@ def test_a_routing_conflict_is_read_again_and_retried(cluster: Cluster) -> None:
     assert weights(cluster) == {"app-stable": 80, "app-canary": 20}
     assert vs["spec"]["http"][0]["retries"] == {"attempts": 3}
     assert cluster.status("app")["canary"]["weights"]["canary"]["weight"] == 20
+
+
+def test_a_baseline_behind_istio_gets_the_canarys_weight_through_its_own_service(
+    cluster: Cluster,
+) -> None:
+    upstream.install(cluster.kube, "networking.istio.io", "VirtualService")
+    cluster.kube.create(VIRTUAL_SERVICES, virtual_service(), namespace="default")
+    cluster.create_service("app-baseline", app="app")
+    cluster.create(
+        "app",
+        steps=STEPS,
+        canary={
+            "trafficRouting": ROUTING,
+            "baseline": True,
+            "baselineService": "app-baseline",
+            "abortScaleDownDelaySeconds": 1,
+        },
+    )
+    cluster.wait_phase("app", "Healthy")
+    v1, v2 = rev("app:v1"), rev("app:v2")
+    baseline = f"{v1}-baseline"
+    cluster.api.set_image("default", "app", "app", "app:v2")
+    cluster.wait_step("app", 1)
+    assert weights(cluster) == {"app-stable": 60, "app-canary": 20, "app-baseline": 20}
+    status = cluster.status("app")
+    assert status["canary"]["weights"]["baseline"] == {"revision": baseline, "weight": 20}
+    assert status["canary"]["weights"]["stable"] == {"revision": v1, "weight": 60}
+    assert cluster.replicas("app") == {v1: (5, 5), v2: (1, 1), baseline: (1, 1)}
+    assert cluster.pinned("app-baseline") == baseline
+    shown = describe(cluster.rollout("app"), cluster.api.revisions("default", "app"), [])
+    assert f"canary 20% ({v2})  baseline 20% ({baseline})" in shown
+    assert cluster.pinned("app-stable") == v1 and cluster.pinned("app-canary") == v2
+    upstream.validate(cluster.kube.get(VIRTUAL_SERVICES, "app-vs", namespace="default"))
+
+    cluster.api.abort("default", "app")
+    cluster.wait(
+        "app",
+        lambda r: (
+            baseline not in cluster.replicas("app") or cluster.replicas("app")[baseline][0] == 0
+        ),
+        what="baseline scaled down",
+    )
+    assert weights(cluster) == {"app-stable": 100, "app-canary": 0, "app-baseline": 0}
+    assert cluster.status("app")["canary"]["weights"].get("baseline") is None

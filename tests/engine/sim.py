@@ -101,6 +101,8 @@ class Sim:
     route_writes: list[int] = field(default_factory=list)
     weight_writes: list[tuple[str, int, int]] = field(default_factory=list)
     """(canary revision, weight, its available pods) for each weight write."""
+    baseline_writes: list[tuple[int, int]] = field(default_factory=list)
+    """(baseline weight, its available pods) for each weight write that carried one."""
     """The canary's available pods each time a route was added."""
     never_ready: set[str] = field(default_factory=set)
     slow: set[str] = field(default_factory=set)
@@ -213,13 +215,19 @@ class Sim:
                 del self.revisions[rev]
             case PinService(service=svc, revision=rev):
                 self.services[svc] = rev
-            case SetWeight(stable_revision=s, canary_revision=c, weight=w):
+            case SetWeight(stable_revision=s, canary_revision=c, weight=w, baseline=b):
                 self.weight_writes.append(
                     (c, w, self.revisions[c].available if c in self.revisions else 0)
                 )
+                if b is not None:
+                    available = (
+                        self.revisions[b.revision].available if b.revision in self.revisions else 0
+                    )
+                    self.baseline_writes.append((b.weight, available))
                 self.weights = TrafficWeights(
-                    stable=RevisionWeight(revision=s, weight=100 - w),
+                    stable=RevisionWeight(revision=s, weight=100 - w - (b.weight if b else 0)),
                     canary=RevisionWeight(revision=c, weight=w),
+                    baseline=b,
                 )
             case SetRoute(route=route):
                 canary = self.status.current_revision or ""

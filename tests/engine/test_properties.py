@@ -84,7 +84,15 @@ def check_invariants(
     weights = status.canary.weights
     if weights is not None:
         assert 0 <= weights.canary.weight <= 100 and 0 <= weights.stable.weight <= 100
-        assert weights.canary.weight + weights.stable.weight == 100
+        twin = weights.baseline
+        assert weights.canary.weight + weights.stable.weight + (twin.weight if twin else 0) == 100
+        if twin is not None and twin.weight > 0 and not world_available.get(twin.revision, 0):
+            fixes = [
+                a
+                for a in sim.decisions[-1].actions
+                if isinstance(a, SetWeight) and (a.baseline is None or a.baseline.weight == 0)
+            ]
+            assert fixes, "traffic left on a baseline with no available pods"
         if weights.canary.weight > 0 and not world_available.get(weights.canary.revision, 0):
             # Pods died under traffic: this very decision must take the traffic away.
             # A weight back to 0, or (blue-green's selector switch) the stable / active Service
@@ -99,6 +107,9 @@ def check_invariants(
     for action in sim.decisions[-1].actions:
         if isinstance(action, SetWeight) and action.weight > 0:
             assert world_available.get(action.canary_revision, 0) > 0, "weight to no pods"
+        if isinstance(action, SetWeight) and action.baseline is not None:
+            assert action.baseline.weight > 0, "a baseline at 0% is sent as no baseline"
+            assert world_available.get(action.baseline.revision, 0) > 0, "weight to no pods"
     # An aborted rollout never raises the canary's weight: neither what it asks the router
     # for, nor (from one aborted decision to the next) what it records.
     aborted = status.abort and status.current_revision != status.stable_revision
@@ -106,6 +117,7 @@ def check_invariants(
         for action in sim.decisions[-1].actions:
             if isinstance(action, SetWeight):
                 assert action.weight == 0, f"weight {action.weight} asked while aborted"
+                assert action.baseline is None, "baseline weight asked while aborted"
     if aborted and prev_aborted and prev_canary_weight is not None and weights is not None:
         assert weights.canary.weight <= prev_canary_weight
     # Terminal phases are left only by a new revision or a retry (and Healthy by losing pods
@@ -157,8 +169,19 @@ def drive(sim: Sim, program: list[tuple[str, object]], *, extra: Check | None = 
             sim.now += timedelta(seconds=1)
 
 
-def run_program(program: list[tuple[str, object]], *, traffic_routing: bool) -> None:
-    sim = Sim(make_rollout(progressDeadlineSeconds=15), traffic_routing=traffic_routing)
+def run_program(
+    program: list[tuple[str, object]], *, traffic_routing: bool, baseline: bool = False
+) -> None:
+    spec: dict[str, object] = {"progressDeadlineSeconds": 15}
+    if baseline:
+        spec.update(
+            strategy__canary__baseline=True, strategy__canary__baselineService="demo-baseline"
+        )
+        if traffic_routing:
+            spec["strategy__canary__trafficRouting"] = {"gatewayAPI": {"httpRoute": "demo"}}
+    sim = Sim(make_rollout(**spec), traffic_routing=traffic_routing)
+    if baseline:
+        sim.services["demo-baseline"] = None
     sim.run(until=lambda s: s.status.phase == Phase.HEALTHY)
     drive(sim, program)
 
@@ -197,3 +220,11 @@ def test_every_program_converges_once_people_stop(program: list[tuple[str, objec
         return s.status.phase in (Phase.HEALTHY, Phase.DEGRADED)
 
     sim.run(seconds=600, tick=1, until=settled)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(PROGRAMS)
+def test_invariants_with_a_baseline_behind_a_traffic_router(
+    program: list[tuple[str, object]],
+) -> None:
+    run_program(program, traffic_routing=True, baseline=True)

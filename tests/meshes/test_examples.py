@@ -67,6 +67,18 @@ def test_a_step_the_router_cannot_do_is_rejected_with_the_router_named() -> None
     assert "setHeaderRoute" in problem.reason  # what it can do instead
 
 
+def test_a_baseline_behind_nginx_is_rejected_naming_why() -> None:
+    doc = routed({"nginx": {"stableIngress": "web"}}, {"setWeight": 20})
+    canary = doc["spec"]["strategy"]["canary"]
+    canary.update(baseline=True, baselineService="web-baseline")
+    with pytest.raises(SpecError) as err:
+        parse_rollout(doc)
+    (problem,) = err.value.problems
+    assert problem.path == "spec.strategy.canary.baseline"
+    assert "cannot split traffic three ways" in problem.reason
+    assert "canary Ingress takes one weight" in problem.reason
+
+
 def test_a_route_not_declared_in_managed_routes_is_rejected() -> None:
     doc = routed(
         {"istio": {"virtualService": {"name": "web"}}},

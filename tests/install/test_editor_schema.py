@@ -216,7 +216,7 @@ def test_every_example_document_validates() -> None:
             ours += 1
             errors = [e.message for e in BY_KIND[doc["kind"]].iter_errors(doc)]
             assert errors == [], f"{where}: {errors}"
-    assert ours == 14  # every Rollout and template of examples/ (update when adding one)
+    assert ours == 15  # every Rollout and template of examples/ (update when adding one)
     assert lint_report([str(EXAMPLES)]).ok  # and lint agrees they are valid
 
 

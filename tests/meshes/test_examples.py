@@ -28,7 +28,7 @@ def test_every_example_passes_lint() -> None:
     report = lint_report([str(EXAMPLES)])
     assert report.problems == []
     rollouts = [d for d in documents() if d["kind"] == "Rollout"]
-    assert len(rollouts) == 11
+    assert len(rollouts) == 12
     assert report.templates_valid == 3
     for doc in rollouts:
         parse_rollout(doc)

@@ -138,6 +138,9 @@ class Traffic:
     canary: int
     stable_revision: str
     canary_revision: str
+    baseline: int = 0
+    """A baseline behind a router: its share (0 without one)."""
+    baseline_revision: str = ""
 
 
 def traffic(rollout: Obj) -> Traffic | None:
@@ -146,11 +149,14 @@ def traffic(rollout: Obj) -> Traffic | None:
     stable, canary = weights.get("stable") or {}, weights.get("canary") or {}
     if not stable or not canary:
         return None
+    twin = weights.get("baseline") or {}
     return Traffic(
         int(stable.get("weight") or 0),
         int(canary.get("weight") or 0),
         str(stable.get("revision", "")),
         str(canary.get("revision", "")),
+        int(twin.get("weight") or 0),
+        str(twin.get("revision", "")),
     )
 
 

@@ -11,7 +11,10 @@ from rollout.kube.kinds import ANALYSIS_TEMPLATES
 from rollout.reconciler.controller import Controller
 from tests.dashboards.pilot import dashboard, run, screen_text, until
 from tests.e2e.harness import NS, Cluster
+from tests.e2e.test_canary import rev
+from tests.e2e.test_routing import ROUTING, STEPS, VIRTUAL_SERVICES, virtual_service
 from tests.http_far import serving
+from tests.meshes import upstream
 
 
 def text_of(app: Any, selector: str) -> str:
@@ -151,5 +154,30 @@ def test_a_blue_green_paused_for_promotion_shows_its_stages_and_promote_switches
             )
             await until(pilot, lambda: "Healthy" in text_of(app, "#summary"), what="Healthy")
             assert "✓ 2. switch (on rollout promote)" in text_of(app, "#steps")
+
+    run(scenario)
+
+
+def test_a_baseline_behind_a_router_shows_its_share_in_the_traffic_bar(
+    cluster: Cluster, controller: Controller
+) -> None:
+    upstream.install(cluster.kube, "networking.istio.io", "VirtualService")
+    cluster.kube.create(VIRTUAL_SERVICES, virtual_service(), namespace=NS)
+    cluster.create_service("app-baseline", app="app")
+    canary = {"trafficRouting": ROUTING, "baseline": True, "baselineService": "app-baseline"}
+    cluster.create("app", steps=STEPS, canary=canary)
+    cluster.wait_phase("app", "Healthy")
+    cluster.api.set_image(NS, "app", "app", "app:v2")
+    cluster.wait_step("app", 1)
+    baseline = f"{rev('app:v1')}-baseline"
+
+    async def scenario() -> None:
+        async with dashboard(cluster.api) as (app, pilot):
+            await pilot.press("enter")
+            await until(pilot, lambda: "Revisions" in screen_text(app), what="the detail screen")
+            await until(pilot, lambda: "baseline" in text_of(app, "#traffic"), what="weights")
+            traffic = text_of(app, "#traffic")
+            assert "stable  60%" in traffic and " 20% canary, 20% baseline" in traffic
+            assert baseline in traffic
 
     run(scenario)

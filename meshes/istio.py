@@ -9,8 +9,9 @@ What it owns, and nothing else:
 - host mode: two annotations recording which revisions the weights point at (the VS names
   Services, not revisions, so read() could not otherwise tell what it verified), three with
   a baseline (the baselineService's destination, added beside the canary's when it carries
-  weight; host mode only);
-- subset mode (`destinationRule`): the revision-hash label of the two subsets.
+  weight; in subset mode the baseline subset's destination);
+- subset mode (`destinationRule`): the revision-hash label of the two subsets (three with a
+  baseline: `baselineSubsetName`, pinned when it carries weight).
 
 Two ways to tell the revisions apart, as in Argo Rollouts:
 - host: destinations whose `host` is stableService / canaryService (short or FQDN forms);
@@ -83,7 +84,8 @@ class _Sides:
     dr_host: str | None = None  # subset mode
     stable_subset: str | None = None
     canary_subset: str | None = None
-    baseline_host: str | None = None  # host mode with a baseline
+    baseline_host: str | None = None  # with a baseline: host mode
+    baseline_subset: str | None = None  # subset mode
 
     def _is(self, dest: Obj, host: str | None, subset: str | None) -> bool:
         ns = self.namespace
@@ -101,14 +103,16 @@ class _Sides:
         return self._is(dest, self.canary_host, self.canary_subset)
 
     def is_baseline(self, dest: Obj) -> bool:
-        return self._is(dest, self.baseline_host, None)
+        if self.baseline_host is None and self.baseline_subset is None:
+            return False
+        return self._is(dest, self.baseline_host, self.baseline_subset)
 
     def canary_like(self, stable: Obj, *, baseline: bool = False) -> Obj:
         """A canary (or baseline) destination shaped like the stable one (same port, same
         host form)."""
         dest = copy.deepcopy(stable)
         if self.canary_subset is not None:
-            dest["subset"] = self.canary_subset
+            dest["subset"] = self.baseline_subset if baseline else self.canary_subset
         else:
             other = self.baseline_host if baseline else self.canary_host
             assert self.stable_host and other
@@ -188,7 +192,7 @@ class IstioRouter:
             )
         if dr is not None:  # subset mode: the pinned labels say which revision gets what
             pins = [(s.get("labels") or {}).get(labels.REVISION) for s in self._subsets(dr, istio)]
-            revisions = {(pins[0], pins[1], None)}
+            revisions = {(pins[0], pins[1], pins[2] if len(pins) > 2 else None)}
         routes = set.intersection(*present) if present else set()
         verified = None
         # Several VirtualServices (or routes) that disagree mean a write is missing: unknown.
@@ -220,10 +224,10 @@ class IstioRouter:
         istio, ns, managed = self._config(rollout)
         sides, dr = self._sides(rollout, istio, ns)
         share = 0 if baseline is None else baseline.weight
-        if share and sides.baseline_host is None:
+        if share and sides.baseline_host is None and sides.baseline_subset is None:
             raise RouterError(
-                f"Rollout {rollout.key}: a baseline behind istio needs host mode "
-                "(stableService, canaryService, baselineService), not a destinationRule"
+                f"Rollout {rollout.key}: a baseline behind istio needs baselineService (host "
+                "mode) or destinationRule.baselineSubsetName (subset mode)"
             )
 
         def change(vs: Obj, weighted: list[Obj], l4: list[Obj]) -> None:
@@ -242,9 +246,9 @@ class IstioRouter:
         edits = self._edit(rollout, change)  # every object read and checked before any write
         if dr is not None:
             pinned = copy.deepcopy(dr)
-            for subset, revision in zip(
-                self._subsets(pinned, istio), (stable, canary), strict=True
-            ):
+            # A baseline subset is pinned only to carry weight; at 0 it keeps its old pin.
+            revisions = [stable, canary] + ([baseline.revision] if baseline and share else [])
+            for subset, revision in zip(self._subsets(pinned, istio), revisions, strict=False):
                 subset["labels"] = {**(subset.get("labels") or {}), labels.REVISION: revision}
             if pinned != dr:  # subsets first: never weight a subset that selects old pods
                 self._kube.replace(DESTINATION_RULES, pinned, namespace=ns)
@@ -351,23 +355,24 @@ class IstioRouter:
                 baseline_host=strategy.canary.baseline_service if strategy.canary else None,
             )
             return sides, None
+        subsets = (rule.stable_subset_name, rule.canary_subset_name, rule.baseline_subset_name)
         if finalizing:  # the DestinationRule is not written; its host is not needed either
-            return _Sides(
-                ns, None, None, None, rule.stable_subset_name, rule.canary_subset_name
-            ), None
+            return _Sides(ns, None, None, None, *subsets[:2], baseline_subset=subsets[2]), None
         dr = self._get(DESTINATION_RULES, rule.name, ns)
-        self._subsets(dr, istio)  # both subsets must exist before we rely on them
+        self._subsets(dr, istio)  # the subsets must exist before we rely on them
         host = dr.get("spec", {}).get("host")
-        return _Sides(ns, None, None, host, rule.stable_subset_name, rule.canary_subset_name), dr
+        return _Sides(ns, None, None, host, *subsets[:2], baseline_subset=subsets[2]), dr
 
     @staticmethod
     def _subsets(dr: Obj, istio: IstioRouting) -> list[Obj]:
-        """The stable and canary subsets (in that order), from `dr` itself (to edit in place)."""
+        """The stable, canary (and, when named, baseline) subsets, in that order, from `dr`
+        itself (to edit in place)."""
         rule = istio.destination_rule
         assert rule is not None
         subsets = {s.get("name"): s for s in dr.get("spec", {}).get("subsets") or []}
         found = []
-        for name in (rule.stable_subset_name, rule.canary_subset_name):
+        names = [rule.stable_subset_name, rule.canary_subset_name, rule.baseline_subset_name]
+        for name in [n for n in names if n]:
             if name not in subsets:
                 where = f"DestinationRule {dr['metadata'].get('namespace')}/{rule.name}"
                 raise RoutingObjectNotFoundError(f"{where} has no subset {name!r}")

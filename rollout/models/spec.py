@@ -255,18 +255,22 @@ class CanaryStrategy(SpecModel):
         if len(named) != len(set(named)):
             raise ValueError("stableService, canaryService and baselineService must differ")
         if self.baseline:
-            if self.traffic_routing is not None and not (
-                self.baseline_service and self.stable_service and self.canary_service
+            istio = self.traffic_routing.istio if self.traffic_routing else None
+            rule = istio.destination_rule if istio is not None else None
+            if rule is not None and not rule.baseline_subset_name:
+                raise ValueError(
+                    "baseline: behind istio with a destinationRule, needs "
+                    "destinationRule.baselineSubsetName (a third subset, pinned to the "
+                    "baseline's pods)"
+                )
+            if (
+                self.traffic_routing is not None
+                and rule is None
+                and not (self.baseline_service and self.stable_service and self.canary_service)
             ):
                 raise ValueError(
                     "baseline: with trafficRouting, needs stableService, canaryService and "
                     "baselineService (the router splits traffic between the three)"
-                )
-            istio = self.traffic_routing.istio if self.traffic_routing else None
-            if istio is not None and istio.destination_rule is not None:
-                raise ValueError(
-                    "baseline: behind istio, only in host mode (stableService, canaryService, "
-                    "baselineService as destinations), not with a destinationRule's subsets"
                 )
             if last_weight > 50:
                 raise ValueError(

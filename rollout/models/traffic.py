@@ -53,11 +53,17 @@ class IstioDestinationRule(SpecModel):
     name: str
     canary_subset_name: str
     stable_subset_name: str
+    baseline_subset_name: str | None = None
+    """With `baseline: true`: a third subset, pinned to the baseline's pods."""
 
     @model_validator(mode="after")
     def _different(self) -> IstioDestinationRule:
-        if self.canary_subset_name == self.stable_subset_name:
-            raise ValueError("canarySubsetName and stableSubsetName must differ")
+        names = [self.stable_subset_name, self.canary_subset_name, self.baseline_subset_name]
+        given = [n for n in names if n]
+        if len(given) != len(set(given)):
+            raise ValueError(
+                "stableSubsetName, canarySubsetName and baselineSubsetName must differ"
+            )
         return self
 
 

@@ -60,6 +60,23 @@ def test_baseline_rules() -> None:
             strategy__canary__baseline=True,
             strategy__canary__trafficRouting={"istio": {"virtualService": {"name": "vs"}}},
         )
+    subsets = {"name": "dr", "stableSubsetName": "stable", "canarySubsetName": "canary"}
+    with pytest.raises(ValidationError, match=r"needs destinationRule\.baselineSubsetName"):
+        make_rollout(
+            strategy__canary__baseline=True,
+            strategy__canary__trafficRouting={
+                "istio": {"virtualService": {"name": "vs"}, "destinationRule": subsets}
+            },
+        )
+    with pytest.raises(ValidationError, match="baselineSubsetName must differ"):
+        make_rollout(
+            strategy__canary__trafficRouting={
+                "istio": {
+                    "virtualService": {"name": "vs"},
+                    "destinationRule": {**subsets, "baselineSubsetName": "canary"},
+                }
+            },
+        )
     with pytest.raises(ValidationError, match="baselineService: only with baseline: true"):
         make_rollout(strategy__canary__baselineService="demo-baseline")
     with pytest.raises(ValidationError, match="baselineService must differ"):

@@ -91,6 +91,7 @@ def subset_route(name: str = "primary") -> dict[str, Any]:
 def rollout(
     *,
     subset: bool = False,
+    baseline_subset: bool = False,
     routes: list[str] | None = None,
     services: list[str] | None = None,
     managed: list[str] | None = None,
@@ -104,6 +105,8 @@ def rollout(
             "stableSubsetName": "stable",
             "canarySubsetName": "canary",
         }
+        if baseline_subset:
+            istio["destinationRule"]["baselineSubsetName"] = "baseline"
     managed_routes = [{"name": n} for n in (MANAGED if managed is None else managed)]
     return routed_rollout({"istio": istio, "managedRoutes": managed_routes})
 
@@ -118,6 +121,16 @@ def setup_subset(kube: Kube) -> None:
     install_crds(kube)
     create_services(kube)
     kube.create(DESTINATION_RULES, destination_rule(), namespace=NS)
+    kube.create(VIRTUAL_SERVICES, virtual_service("app-vs", [subset_route()]), namespace=NS)
+
+
+def setup_subset_with_baseline(kube: Kube) -> None:
+    """Subset mode with a third subset for a baseline."""
+    install_crds(kube)
+    create_services(kube)
+    rule = destination_rule()
+    rule["spec"]["subsets"].append({"name": "baseline", "labels": {"app": "app"}})
+    kube.create(DESTINATION_RULES, rule, namespace=NS)
     kube.create(VIRTUAL_SERVICES, virtual_service("app-vs", [subset_route()]), namespace=NS)
 
 
@@ -147,6 +160,15 @@ CASES: list[RouterCase] = [
         router=IstioRouter,
         setup=setup_subset,
         rollout=lambda: rollout(subset=True),
+        objects=objects_subset,
+        validate=upstream.validate,
+        header_route=HEADER,
+    ),
+    RouterCase(
+        id="istio-subset-baseline",
+        router=IstioRouter,
+        setup=setup_subset_with_baseline,
+        rollout=lambda: rollout(subset=True, baseline_subset=True),
         objects=objects_subset,
         validate=upstream.validate,
         header_route=HEADER,

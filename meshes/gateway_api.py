@@ -98,7 +98,7 @@ def target(rollout: Rollout) -> RouteTarget:
         stable_service=stable,
         canary_service=canary,
         managed_routes=tuple(r.name for r in routing.managed_routes),
-        baseline_service=strategy.canary.baseline_service if strategy.canary else None,
+        baseline_service=strategy.baseline_service,
         http=http,
         named_rules=True,
     )

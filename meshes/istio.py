@@ -352,7 +352,7 @@ class IstioRouter:
                 ns,
                 stable_host=strategy.stable_service,
                 canary_host=strategy.canary_service,
-                baseline_host=strategy.canary.baseline_service if strategy.canary else None,
+                baseline_host=strategy.baseline_service,
             )
             return sides, None
         subsets = (rule.stable_subset_name, rule.canary_subset_name, rule.baseline_subset_name)

@@ -41,6 +41,7 @@ from rollout.routing import (
     RouterError,
     RouterState,
     RoutingObjectNotFoundError,
+    read_back,
 )
 
 Obj = dict[str, Any]
@@ -205,7 +206,7 @@ def _route(rollout: Rollout) -> RouteTarget:
         stable_service=stable,
         canary_service=canary,
         managed_routes=tuple(r.name for r in routing.managed_routes) if routing else (),
-        baseline_service=_baseline_service(rollout),
+        baseline_service=rollout.spec.strategy.baseline_service,
         http=True,
         named_rules=gateway,  # policy.linkerd.io/v1beta3 rules have no `name`
     )
@@ -223,11 +224,6 @@ def _new_split(rollout: Rollout, split: SMITrafficSplit) -> Obj:
         },
         "spec": {"service": split.root_service, "backends": []},
     }
-
-
-def _baseline_service(rollout: Rollout) -> str | None:
-    canary = rollout.spec.strategy.canary
-    return canary.baseline_service if canary is not None else None
 
 
 def _apply(
@@ -248,7 +244,7 @@ def _apply(
         {"service": stable_svc, "weight": 100 - weight - share},
         {"service": canary_svc, "weight": weight},
     ]
-    twin = _baseline_service(rollout)
+    twin = rollout.spec.strategy.baseline_service
     if baseline is not None and share and twin:
         annotations[BASELINE_REVISION] = baseline.revision
         backends.append({"service": twin, "weight": share})
@@ -273,7 +269,7 @@ def _split_weights(split: Obj, rollout: Rollout) -> TrafficWeights | None:
     if not stable_rev or not canary_rev:
         return None
     stable_svc, canary_svc = _services(rollout)
-    twin, baseline_rev = _baseline_service(rollout), annotations.get(BASELINE_REVISION)
+    twin, baseline_rev = rollout.spec.strategy.baseline_service, annotations.get(BASELINE_REVISION)
     weights = {
         b.get("service"): int(b.get("weight") or 0) for b in split["spec"].get("backends") or []
     }
@@ -281,10 +277,4 @@ def _split_weights(split: Obj, rollout: Rollout) -> TrafficWeights | None:
     total = weights.get(stable_svc, 0) + weights.get(canary_svc, 0) + twin_weight
     canary = round(100 * weights.get(canary_svc, 0) / total) if total else 0
     baseline = round(100 * twin_weight / total) if total else 0
-    return TrafficWeights(
-        stable=RevisionWeight(revision=stable_rev, weight=100 - canary - baseline),
-        canary=RevisionWeight(revision=canary_rev, weight=canary),
-        baseline=RevisionWeight(revision=baseline_rev, weight=baseline)
-        if baseline_rev and baseline
-        else None,
-    )
+    return read_back(stable_rev, canary_rev, baseline_rev, canary_pct=canary, baseline_pct=baseline)

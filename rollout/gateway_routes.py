@@ -32,9 +32,9 @@ from typing import Any
 from rollout.errors import NotFoundError
 from rollout.kube import Kube
 from rollout.kube.kinds import Kind
-from rollout.models import RevisionWeight, TrafficWeights
+from rollout.models import RevisionWeight
 from rollout.models.traffic import HeaderMatch, SetHeaderRoute, SetMirrorRoute
-from rollout.routing import RouterError, RouterState, RoutingObjectNotFoundError
+from rollout.routing import RouterError, RouterState, RoutingObjectNotFoundError, read_back
 
 Obj = dict[str, Any]
 
@@ -89,12 +89,8 @@ class GatewayRoutes:
         canary, baseline = route.percents()
         weights = None
         if stable_rev and canary_rev:
-            weights = TrafficWeights(
-                stable=RevisionWeight(revision=stable_rev, weight=100 - canary - baseline),
-                canary=RevisionWeight(revision=canary_rev, weight=canary),
-                baseline=RevisionWeight(revision=baseline_rev, weight=baseline)
-                if baseline_rev and baseline
-                else None,
+            weights = read_back(
+                stable_rev, canary_rev, baseline_rev, canary_pct=canary, baseline_pct=baseline
             )
         present = route.our_rules()
         return RouterState(

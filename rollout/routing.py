@@ -53,6 +53,21 @@ class RouterState:
     """Names of the managed mirror routes present now."""
 
 
+def read_back(
+    stable: str, canary: str, baseline: str | None, *, canary_pct: int, baseline_pct: int
+) -> TrafficWeights:
+    """Verified weights from the revisions a router recorded and the canary's and baseline's
+    percentages it reads: the stable has the rest; a baseline appears only while it has a
+    share (and a recorded revision)."""
+    return TrafficWeights(
+        stable=RevisionWeight(revision=stable, weight=100 - canary_pct - baseline_pct),
+        canary=RevisionWeight(revision=canary, weight=canary_pct),
+        baseline=RevisionWeight(revision=baseline, weight=baseline_pct)
+        if baseline and baseline_pct
+        else None,
+    )
+
+
 class TrafficRouter(Protocol):
     name: ClassVar[str]
     """The key under spec.strategy.canary.trafficRouting (istio, linkerd, nginx, gatewayAPI)."""

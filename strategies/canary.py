@@ -67,6 +67,12 @@ def _describe(step: CanaryStep) -> str:
     return "analysis"
 
 
+def _twin_weight(inputs: Inputs, weight: int, baseline_target: int) -> int:
+    """The baseline's weight at a step: the canary's, behind a router (without one, traffic
+    follows pods and no weight is set)."""
+    return weight if baseline_target and inputs.traffic_routing else 0
+
+
 def baseline_verified(weights: TrafficWeights, stable: str, want: int) -> bool:
     """The router reports `want`% on the stable's baseline (0: no weight on any baseline)."""
     got = weights.baseline
@@ -119,7 +125,7 @@ class CanaryStrategy:
                 inputs, steps, index, weight
             )
             label = f"step {index + 1}/{len(steps)} {_describe(step)}"
-            baseline_weight = weight if baseline_target and inputs.traffic_routing else 0
+            baseline_weight = _twin_weight(inputs, weight, baseline_target)
             held = status.pause_conditions
             done, plan = self._step(
                 inputs,
@@ -192,7 +198,7 @@ class CanaryStrategy:
                 pre.requeue_at,
                 abort=pre.abort,
                 baseline_target=baseline_target,
-                baseline_weight=weight if baseline_target and inputs.traffic_routing else 0,
+                baseline_weight=_twin_weight(inputs, weight, baseline_target),
             )
         replicas = spec.replicas
         ready = world.replicas(canary) == replicas and world.available(canary) >= replicas

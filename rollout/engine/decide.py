@@ -137,7 +137,7 @@ def decide(inputs: Inputs) -> Decision:
     # calling the canary Service reach it directly, whatever the weights say.
     if strategy.canary_service:
         actions += _pin(inputs, strategy.canary_service, plan.preview or stable, serving=True)
-    baseline_service = strategy.canary.baseline_service if strategy.canary else None
+    baseline_service = strategy.baseline_service
     if baseline_service:
         running = world.available(baseline) > 0 and current != stable and not status.abort
         actions += _pin(inputs, baseline_service, baseline if running else stable, serving=True)

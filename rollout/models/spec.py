@@ -356,6 +356,11 @@ class Strategy(SpecModel):
         return self.canary.canary_service if self.canary is not None else None
 
     @property
+    def baseline_service(self) -> str | None:
+        """A canary's baselineService (blue-green has no baseline)."""
+        return self.canary.baseline_service if self.canary is not None else None
+
+    @property
     def pinned_services(self) -> list[tuple[str, str]]:
         """(Service, its field name) for every Service whose selector the controller pins:
         stable and canary (blue-green: active and preview), and a canary's baseline."""

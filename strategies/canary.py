@@ -170,6 +170,7 @@ class CanaryStrategy:
             status.step_started_at = draft.now
             status.promote_step = None
             status.gate_retries = 0  # the step gate's retries are per step
+            status.gate_withdrawals = 0
 
         status.current_step_index = index
         return self._finish(inputs, draft, stable=stable, canary=canary, hold=hold)

@@ -122,14 +122,16 @@ def check(inputs: Inputs, draft: Draft) -> Gate:
             gate = inputs.spec.analysis.gates.step
             # Only a verdict is retried (a canary's transient burst looks like a regression
             # while it lasts); an Error means the gate cannot see, and a blind gate rolls back.
-            if (
-                run.phase is AnalysisPhase.FAILED
-                and inputs.spec.strategy.canary is not None
-                and status.gate_retries < gate.retries
-            ):
-                return _withdraw(inputs, draft, why)
-            if status.gate_retries:
-                why += f" (again, after {status.gate_retries} withdrawal and retry at this step)"
+            if run.phase is AnalysisPhase.FAILED and inputs.spec.strategy.canary is not None:
+                if status.gate_retries < gate.retries:
+                    return _withdraw(inputs, draft, why)
+                if _new_incident(inputs, draft):
+                    status.gate_retries = 0
+                    return _withdraw(inputs, draft, why + _NEW_INCIDENT.format(gate.retry_after))
+            if status.gate_withdrawals or status.gate_retries:
+                n = max(status.gate_withdrawals, status.gate_retries)  # an older status: no count
+                times = "1 withdrawal and retry" if n == 1 else f"{n} withdrawals and retries"
+                why += f" (again, after {times} at this step)"
             return Gate(abort=why)
     canary = inputs.spec.strategy.canary
     background = canary.analysis if canary is not None else None
@@ -163,11 +165,31 @@ WITHDRAWN_RUNS = frozenset({RunKind.STEP_GATE, RunKind.STEP, RunKind.BACKGROUND}
 again (a run that counted the cool-off's zero traffic would see no data, or old bursts)."""
 
 
+_NEW_INCIDENT = (
+    " (a new incident: {}s or more after the retry began; the step's retries come back once)"
+)
+
+
+def _new_incident(inputs: Inputs, draft: Draft) -> bool:
+    """A failed verdict with the step's retries used up that still withdraws: it comes
+    retryAfter or more after the retried step began (a regression shows again as soon as its
+    traffic is back; a transient elsewhere on the canary comes at any time), and the step has
+    been withdrawn fewer than 2 x retries times (so a version that fails now and then still
+    rolls back)."""
+    status = draft.status
+    gate = inputs.spec.analysis.gates.step
+    began = status.step_started_at
+    if not status.gate_withdrawals or status.gate_withdrawals >= 2 * gate.retries:
+        return False
+    return began is not None and draft.now - began >= timedelta(seconds=gate.retry_after)
+
+
 def _withdraw(inputs: Inputs, draft: Draft, why: str) -> Gate:
     """The step gate failed with a retry left: weight 0 for retryAfter, the canary's pods kept."""
     status = draft.status
     gate = inputs.spec.analysis.gates.step
     status.gate_retries += 1
+    status.gate_withdrawals += 1
     ended: list[str] = []
     for run in list(status.analysis_runs):
         measuring = run.name == STEP_GATE_RUN or (run.kind in WITHDRAWN_RUNS and not run.phase.done)
@@ -186,7 +208,8 @@ def _withdraw(inputs: Inputs, draft: Draft, why: str) -> Gate:
         "CanaryWithdrawn",
         f"{why}; the canary gets no traffic for {gate.retry_after}s, then step {index + 1} "
         f"starts again with a fresh test (retry {status.gate_retries} of {gate.retries} at "
-        "this step; once they are used, a failed verdict at this step rolls back)",
+        "this step; once they are used, a failed verdict at this step rolls back, unless it "
+        f"comes {gate.retry_after}s or more into the retry: then, once, they come back)",
         revision=status.current_revision,
         step=index,
     )

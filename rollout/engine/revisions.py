@@ -85,6 +85,7 @@ def reset_update(inputs: Inputs, draft: Draft) -> None:
     status.fast_rollback = False
     status.withdrawal = None
     status.gate_retries = 0
+    status.gate_withdrawals = 0
     status.blue_green = blue_green_at_rest(inputs, draft)
 
 

@@ -11,7 +11,8 @@ same queries with a version label; `$revision` is the canary revision's hash) fe
   events (beyond what the stable's error ratio predicts) exceed `budgetShare` of the remaining
   error budget. With `retries` left at this step (default 1), a canary first withdraws:
   weight 0 for `retryAfter`, then the same step again with a fresh test; the next failed
-  verdict at that step rolls back.
+  verdict at that step rolls back, unless it comes `retryAfter` or more after the retry began
+  (a new incident: the step's retries come back, once).
 """
 
 from __future__ import annotations
@@ -82,8 +83,10 @@ class StepGate(SpecModel):
     """Canary only: how many times per step a failed verdict withdraws the canary's traffic
     and retries the step (after `retryAfter`, with a fresh test) instead of rolling back. A
     burst of errors on one canary pod is really worse while it lasts; only a second look,
-    later, tells it from a regression, which fails again. 0 rolls back on the first failed
-    verdict."""
+    later, tells it from a regression, which fails again. A failed verdict that comes
+    `retryAfter` or more after the retry began is a new incident (a regression shows again as
+    soon as traffic is back): the step's retries come back, once, so a step is withdrawn at most
+    2 x retries times. 0 rolls back on the first failed verdict."""
     retry_after: Duration = 300
     """The cool-off (canary at weight 0, its pods kept) before a withdrawn step starts again."""
 

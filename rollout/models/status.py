@@ -152,7 +152,10 @@ class RolloutStatus(StatusModel):
     blue_green: BlueGreenStatus = BlueGreenStatus()
     withdrawal: Withdrawal | None = None
     gate_retries: int = 0
-    """How many of the step gate's retries the current step has used."""
+    """How many of the step gate's retries the current step has used (they come back once,
+    after a retried step runs retryAfter without a failed verdict)."""
+    gate_withdrawals: int = 0
+    """How many times the current step has been withdrawn (at most 2 x retries)."""
     fast_rollback: bool = False
     """The current update goes back to a revision within spec.rollbackWindow: no steps, no
     analysis, no pauses; it switches as soon as that revision's pods are available."""

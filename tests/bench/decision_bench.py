@@ -6,8 +6,9 @@ drive it on the same worlds (the same seeds: the same incidents, bursts and outa
 - ours: `rollout.analysis.judge.judge` with the default `JudgePolicy`, steps 5/10/25/50% of
   10 min each, checked every 60 s on the counts since the step started; on "rollback", with the
   default `StepGate` (retries 1, retryAfter 5m), the first one withdraws the canary (weight 0)
-  for 5 min and the same step starts again with a fresh test, the second rolls back (as the
-  engine does: rollout/engine/gating.py); advance on "pass" once the step's 10 min are over;
+  for 5 min and the same step starts again with a fresh test, the second rolls back unless it
+  comes 5 min or more into the retry (a new incident: the retry comes back, once per step; as
+  the engine does: rollout/engine/gating.py); advance on "pass" once the step's 10 min are over;
   "pause" (a fast burn on both versions) and "continue" hold the step; a step not passed
   within 30 min (3x) ends the run as paused ("no decision": nothing bad was promoted, but a
   person has to look). The judge's state carries across steps (`new_window()` at each step

@@ -230,13 +230,16 @@ def run_ours(
 ) -> Outcome:
     """The step gate as the product runs it with `gate`'s retries (default: the spec's): a
     rollback verdict with a retry left (per step) withdraws the canary's traffic for
-    `retryAfter`, then the same step starts again with a fresh test."""
+    `retryAfter`, then the same step starts again with a fresh test. With the retries used up,
+    a rollback verdict `retryAfter` or more into a retried step is a new incident: the retries
+    come back, once (at most 2 x retries withdrawals per step), as in gating._new_incident."""
     policy = policy or JudgePolicy()
     gate = gate or StepGate()
     traffic = Traffic(world)
     checks_latency = world.scenario.base_slow is not None
     error_state, slow_state = JudgeState(), JudgeState()
     retries = gate.retries
+    withdrawals = 0  # at the current step
     withdrawn_at: float | None = None
     t = 0.0
     index = 0
@@ -260,11 +263,19 @@ def run_ours(
                     judgements.append(s)
             verdicts = [j.verdict for j in judgements] or ["continue"]
             failed = next((j for j in judgements if j.verdict == "rollback"), None)
+            if (
+                failed is not None
+                and retries == 0
+                and 0 < withdrawals < 2 * gate.retries
+                and t - step_start >= gate.retry_after
+            ):
+                retries = gate.retries  # a new incident, long into the retry
             if failed is not None and retries == 0:
                 requests = traffic.canary_requests(t)
                 return Outcome("rollback", t, requests, failed.reason, withdrawn_at)
             if failed is not None:
                 retries -= 1
+                withdrawals += 1
                 withdrawn_at = t if withdrawn_at is None else withdrawn_at
                 traffic.run_until(t)
                 traffic.weight = 0.0
@@ -279,7 +290,7 @@ def run_ours(
                 return Outcome("paused", t, traffic.canary_requests(t), last, withdrawn_at)
         if not withdrawn:
             index += 1
-            retries = gate.retries  # per step, as the engine counts them
+            retries, withdrawals = gate.retries, 0  # per step, as the engine counts them
     return Outcome("promoted", t, traffic.canary_requests(t), withdrawn_at=withdrawn_at)
 
 

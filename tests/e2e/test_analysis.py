@@ -148,10 +148,12 @@ def test_the_slo_gates_open_the_release_and_roll_back_a_canary_that_burns_budget
         "prometheus": {"address": prometheus.url},
         "slos": [SLO],
         # The default retry, with a short cool-off: the first failed verdict withdraws the
-        # canary, the retried step fails again (the regression is real) and rolls back.
+        # canary, the retried step fails again (the regression is real) and rolls back. The
+        # cool-off is longer than the retry takes to fail (a few 5s intervals): a failure
+        # retryAfter or more into the retry would count as a new incident.
         "gates": {
             "release": {"interval": "5s"},
-            "step": {"interval": f"{INTERVAL}s", "retryAfter": "10s"},
+            "step": {"interval": f"{INTERVAL}s", "retryAfter": "30s"},
         },
     }
     release(

@@ -16,7 +16,11 @@ from tests.engine.sim import Sim, make_rollout
 from tests.engine.test_analysis_flow import OPEN, SLO
 
 ROUTING = {"istio": {"virtualService": {"name": "vs"}}}
-STEPS = [{"setWeight": 20}, {"pause": {"duration": "120s"}}, {"setWeight": 50}]
+STEPS: list[dict[str, Any]] = [
+    {"setWeight": 20},
+    {"pause": {"duration": "120s"}},
+    {"setWeight": 50},
+]
 FOREVER = datetime(2100, 1, 1, tzinfo=UTC)
 WORSE = Observation(
     Outcome.FAILED,
@@ -25,11 +29,17 @@ WORSE = Observation(
 )
 
 
-def gated(*, routed: bool = True, gate: dict[str, Any] | None = None, **spec: Any) -> Sim:
+def gated(
+    *,
+    routed: bool = True,
+    gate: dict[str, Any] | None = None,
+    steps: list[dict[str, Any]] = STEPS,
+    **spec: Any,
+) -> Sim:
     analysis = {**SLO, "gates": {"step": {"retryAfter": "300s", **(gate or {})}}}
     extra = {"strategy__canary__trafficRouting": ROUTING} if routed else {}
     sim = Sim(
-        make_rollout(strategy__canary__steps=STEPS, analysis=analysis, **extra, **spec),
+        make_rollout(strategy__canary__steps=steps, analysis=analysis, **extra, **spec),
         traffic_routing=routed,
     )
     sim.run(until=lambda s: s.status.phase == Phase.HEALTHY)
@@ -88,6 +98,48 @@ def test_a_failed_verdict_withdraws_the_canary_keeps_its_pods_and_retries_the_st
     assert reasons(sim).count("CanaryWithdrawn") == 1
     assert "again, after 1 withdrawal and retry at this step" in sim.status.abort_message
     assert sim.status.withdrawal is None
+
+
+def test_a_failure_long_into_the_retry_is_a_new_incident_once_and_the_next_rolls_back() -> None:
+    # A longer pause, so the retried step runs past retryAfter (60s) before failing again.
+    long_pause: list[dict[str, Any]] = [
+        {"setWeight": 20},
+        {"pause": {"duration": "600s"}},
+        {"setWeight": 50},
+    ]
+    sim = gated(gate={"retryAfter": "60s"}, steps=long_pause)
+    sim.run(seconds=60, until=lambda s: s.status.current_step_index == 1)
+    sim.observe = failing_from(sim.now, until=sim.now + timedelta(minutes=3))
+    sim.run(seconds=200, tick=5, until=lambda s: s.status.withdrawal is not None)
+    sim.run(seconds=200, tick=5, until=lambda s: s.status.withdrawal is None)
+    began = sim.now
+    # 70s into the retry (later than retryAfter): a second, separate burst.
+    sim.observe = failing_from(began + timedelta(seconds=70), until=began + timedelta(minutes=4))
+    sim.run(seconds=200, tick=5, until=lambda s: s.status.withdrawal is not None or s.status.abort)
+
+    assert not sim.status.abort, "a failure long into the retry is a new incident"
+    second = [h for h in sim.status.history if h.reason == "CanaryWithdrawn"][-1]
+    assert (second.time - began).total_seconds() >= 60
+    assert "a new incident" in second.message
+    assert sim.status.gate_withdrawals == 2 and sim.status.gate_retries == 1
+
+    # The retries came back once: the next failed verdict at this step rolls back, however
+    # late into its retry it comes.
+    sim.run(seconds=200, tick=5, until=lambda s: s.status.withdrawal is None)
+    began = sim.now
+    sim.observe = failing_from(began + timedelta(seconds=70))
+    sim.run(seconds=300, tick=5, until=lambda s: s.status.abort)
+    assert sim.status.abort
+    assert reasons(sim).count("CanaryWithdrawn") == 2
+    assert "again, after 2 withdrawals and retries at this step" in sim.status.abort_message
+
+
+def test_each_step_starts_with_no_withdrawals() -> None:
+    sim = gated()
+    sim.run(seconds=60, until=lambda s: s.status.current_step_index == 1)
+    sim.observe = failing_from(sim.now, until=sim.now + timedelta(minutes=3))
+    sim.run(seconds=900, tick=5, until=lambda s: s.status.current_step_index == 2)
+    assert sim.status.gate_withdrawals == 0 and sim.status.gate_retries == 0
 
 
 def test_a_transient_failure_passes_on_the_retry_and_the_update_completes() -> None:

@@ -9,7 +9,6 @@ the remaining actions from the two.
 
 from __future__ import annotations
 
-import copy
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -324,8 +323,8 @@ class RolloutReconciler:
                 refresh_at = since + timedelta(seconds=REFRESH_SECONDS)
                 if now < refresh_at:
                     return refresh_at
-            body = copy.deepcopy(raw)
-            body["status"] = new
+            # A shallow copy: the body is only serialised, and the cached `raw` must not change.
+            body = {**raw, "status": new}
             written = self._kube.replace(
                 ROLLOUTS, body, namespace=meta.get("namespace"), sub="status"
             )

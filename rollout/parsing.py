@@ -439,14 +439,41 @@ def parse_template(obj: object, *, file: str = "", document: int = 0) -> Analysi
 
 def parse_document(doc: Document, *, file: str) -> Rollout | AnalysisTemplate:
     """`parse_rollout` (or `parse_template`, by kind) for a scanned document, with line numbers
-    on the problems."""
+    on the problems. A file has not been through the API server yet, so its values must also
+    have the types the CRD's schema requires (`replicas: "5"` is not an integer)."""
     try:
+        parsed: Rollout | AnalysisTemplate
         if isinstance(doc.data, dict) and doc.data.get("kind") in TEMPLATE_KINDS:
-            return parse_template(doc.data, file=file, document=doc.index)
-        return parse_rollout(doc.data, file=file, document=doc.index)
+            parsed = parse_template(doc.data, file=file, document=doc.index)
+        else:
+            parsed = parse_rollout(doc.data, file=file, document=doc.index)
+        coerced = _coerced(doc.data, type(parsed))
+        if coerced:
+            raise SpecError([SpecProblem(p, r, file=file, document=doc.index) for p, r in coerced])
+        return parsed
     except SpecError as err:
         lines = [replace(p, line=doc.line_of(p.path)) for p in err.problems]
         raise SpecError(lines) from None
+
+
+# The errors strict validation adds where lax validation converted a value: a string for a
+# number or a boolean. The API server's schema rejects those; enums given as their text (strict
+# wants members) and integral floats (JSON has one number type) are fine.
+_COERCIONS = frozenset({"int_type", "float_type", "bool_type", "string_type"})
+
+
+def _coerced(obj: object, model: type[BaseModel]) -> list[tuple[str, str]]:
+    """(path, reason) for each value of a valid document that only lax validation accepted."""
+    try:
+        model.model_validate(obj, strict=True)
+    except ValidationError as err:
+        return [
+            _explain(d, model)
+            for d in err.errors(include_url=False)
+            if d["type"] in _COERCIONS
+            and not (isinstance(d.get("input"), float) and float(d["input"]).is_integer())
+        ]
+    return []
 
 
 def _identity_problems(obj: object) -> list[tuple[str, str]]:

@@ -63,6 +63,28 @@ def test_problems_one_per_line_then_a_summary(
     assert code == 1
 
 
+def test_a_file_must_carry_the_types_the_api_server_checks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The API server's schema rejects a quoted number or boolean; lint must not pass them.
+    # An integral float is a JSON number like any other, and an enum is given as its text.
+    quoted = tmp_path / "quoted.yaml"
+    quoted.write_text(
+        GOOD.replace("replicas: 5", 'replicas: "5"').replace("setWeight: 50", "setWeight: 50.0")
+        + "  paused: 'false'\n"
+    )
+    code, out = lint(capsys, str(quoted))
+    lines = quoted.read_text().splitlines()
+    replicas = lines.index('  replicas: "5"') + 1
+    assert out == [
+        f"{quoted}:{replicas} (document 1): spec.replicas: must be an integer (got string '5')",
+        f"{quoted}:{len(lines)} (document 1): spec.paused: must be true or false "
+        "(got string 'false')",
+        "2 problems in 1 document; 0 Rollouts valid",
+    ]
+    assert code == 1
+
+
 def test_a_directory_is_searched_and_other_kinds_are_skipped(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -44,6 +44,10 @@ Phases and what each figure means (also written into the result, under "definiti
 5. `rollout list -A` (and `-o json`) over the N Rollouts with the real console script and a
    kubeconfig, as a person would run it, each run timed from start to exit; plus the same
    command on an empty namespace (the CLI's start-up, connection and one request).
+6. calibration_seconds, before the controller starts and after the last phase (nothing of
+   ours busy but the idle sandbox): tests/bench/calibrate.py, a fixed piece of JSON work, timed.
+   These machines are shared, and the same code has run 2-3x slower from one hour to the
+   next; figures from two runs compare only as far as their calibrations do.
 """
 
 from __future__ import annotations
@@ -76,6 +80,7 @@ from rollout.errors import GoneError, KubeError
 from rollout.install import install_crds
 from rollout.kube import DEPLOYMENTS, ROLLOUTS, SERVICES, Kind, Kube
 from rollout.kube.client import Obj
+from tests.bench.calibrate import calibration_seconds
 from tests.bench.canary_bench import (
     NS,
     ROOT,
@@ -554,6 +559,7 @@ def run(
         tracker = Tracker(watcher_kube, expected=n)
         tracker.start()
         port = free_port()
+        result["calibration_seconds"] = {"before": calibration_seconds()}
         started = time.monotonic()
         controller = start_controller(
             kubeconfig, stats_file, workdir / "controller.log", workers=workers, metrics_port=port
@@ -653,6 +659,7 @@ def run(
             "rss_mib": round(peak_rss_mib(sandbox.pid, "VmRSS"), 1),
         }
         result["cpu_seconds_by_phase"] = phases_cpu
+        result["calibration_seconds"]["after"] = calibration_seconds()
     finally:
         if controller is not None and controller.poll() is None:
             controller.kill()

@@ -31,6 +31,8 @@ def test_the_scale_benchmark_at_a_tiny_size_writes_every_figure(tmp_path: Path) 
     assert sync["all_healthy_seconds"] <= sync["controller_quiet_seconds"]
     assert 30 < result["idle"]["controller_rss_mib"] < 1024
     assert result["idle"]["sandbox_rss_mib"] > 0
+    calibration = result["calibration_seconds"]
+    assert 0 < calibration["before"] < 60 and 0 < calibration["after"] < 60
 
     phase = result["concurrent"]
     assert phase["finished"] == 5

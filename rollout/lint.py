@@ -25,17 +25,17 @@ from pathlib import Path
 from typing import Any
 
 from rollout import service_check
-from rollout.errors import SpecError, SpecProblem
-from rollout.models import API_VERSION, KIND, Rollout
-from rollout.parsing import (
+from rollout.documents import (
     MAX_FILE_BYTES,
     Document,
     decode_spec_bytes,
     display_path,
-    parse_document,
     read_spec_file,
     scan_documents,
 )
+from rollout.errors import SpecError, SpecProblem
+from rollout.models import API_VERSION, KIND, Rollout
+from rollout.parsing import parse_document
 
 YAML_SUFFIXES = (".yaml", ".yml")
 STDIN = "-"

@@ -21,10 +21,10 @@ import yaml
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
+from rollout.documents import load_documents
 from rollout.errors import SpecProblem
 from rollout.models import Rollout
 from rollout.models.resource import AnalysisTemplate
-from rollout.parsing import load_documents
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 OUR_KINDS = ("Rollout", "AnalysisTemplate", "ClusterAnalysisTemplate")

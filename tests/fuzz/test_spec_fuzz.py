@@ -32,9 +32,9 @@ try:
     from yaml import CSafeLoader as SafeLoader
 except ImportError:  # pragma: no cover - PyYAML without libyaml
     from yaml import SafeLoader  # type: ignore[assignment]
+from rollout.documents import MAX_DEPTH, MAX_VALUES, scan_documents
 from rollout.errors import SpecProblem
 from rollout.lint import LintReport, lint_report
-from rollout.parsing import MAX_DEPTH, MAX_VALUES, scan_documents
 from tests.fuzz.specs import (
     Digits,
     Mutation,

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from rollout.documents import scan_documents
 from rollout.errors import SpecError
 from rollout.lint import lint_report
-from rollout.parsing import parse_document, scan_documents
+from rollout.parsing import parse_document
 
 HEAD = "apiVersion: rollout.dev/v1alpha1\nkind: Rollout\n"
 DEMO = Path(__file__).parents[2] / "examples" / "rollout-demo.yaml"

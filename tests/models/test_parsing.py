@@ -13,16 +13,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from rollout.documents import MAX_DEPTH, load_documents, read_spec_file, scan_documents
 from rollout.errors import SpecError, SpecProblem
 from rollout.models import Rollout
-from rollout.parsing import (
-    MAX_DEPTH,
-    load_documents,
-    parse_document,
-    parse_rollout,
-    read_spec_file,
-    scan_documents,
-)
+from rollout.parsing import parse_document, parse_rollout
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "rollout-demo.yaml"
 

@@ -55,6 +55,7 @@ class Informer:
         self._index_label = index_label
         self._watch_timeout = watch_timeout
         self._objects: dict[str, Obj] = {}
+        self._quiet: dict[str, str] = {}  # key -> resourceVersion whose event needs no reconcile
         self._index: dict[str, set[str]] = defaultdict(set)
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -91,8 +92,13 @@ class Informer:
             return list(self._objects.values())
 
     # -- writing -----------------------------------------------------------------------------
-    def write_through(self, obj: Obj) -> None:
-        """Our own write's result, ahead of its watch event."""
+    def write_through(self, obj: Obj, *, quiet: bool = False) -> None:
+        """Our own write's result, ahead of its watch event. `quiet`: the writer has already
+        done all that this version calls for, so its watch event, when it comes back, is
+        stored without a notification (any other version still notifies)."""
+        if quiet:
+            with self._lock:
+                self._quiet[object_key(obj)] = str(obj["metadata"].get("resourceVersion", ""))
         self._store(obj, notify=False)
 
     def _store(self, obj: Obj, *, notify: bool) -> None:
@@ -100,6 +106,8 @@ class Informer:
         with self._lock:
             old = self._objects.get(key)
             new_rv = str(obj["metadata"].get("resourceVersion", ""))
+            if notify and self._quiet.pop(key, None) == new_rv:
+                notify = False  # the echo of a quiet write-through
             if old is not None:
                 old_rv = str(old["metadata"].get("resourceVersion", ""))
                 if not _newer_or_equal(new_rv, old_rv):
@@ -161,6 +169,7 @@ class Informer:
         )
         fresh = {object_key(o): o for o in items}
         with self._lock:
+            self._quiet.clear()  # after a gap in the watch, every listed object notifies
             gone = [k for k in self._objects if k not in fresh]
             removed = [o for o in (self._drop(k) for k in gone) if o is not None]
         for obj in items:
@@ -189,6 +198,7 @@ class Informer:
                 continue
             if event.type == "DELETED":
                 with self._lock:
+                    self._quiet.pop(object_key(obj), None)
                     self._drop(object_key(obj))
                 self._on_change(obj)
             else:

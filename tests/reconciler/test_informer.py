@@ -1,7 +1,8 @@
 """The informer (list, then watch) against the sandbox: it resumes a dropped watch from the
 last resourceVersion it saw without listing again, lists again when that version has expired
 (410), catching up on what it missed, deletions included, and a write-through of our own
-write is never replaced by an older version arriving late on the watch."""
+write is never replaced by an older version arriving late on the watch, and the echo of a write
+marked quiet is stored without being announced."""
 
 from __future__ import annotations
 
@@ -161,6 +162,26 @@ def test_a_write_through_is_not_replaced_by_an_older_version(env: Env) -> None:
     )
     assert env.informer.get(NS, "a") == newer
     assert ("a", older["metadata"]["resourceVersion"]) not in env.seen.calls
+
+
+def test_the_echo_of_a_quiet_write_through_is_not_announced(env: Env) -> None:
+    """The reconciler marks a status write quiet when it needs no further decision: that
+    version's watch event is stored but not announced; the next version is."""
+    env.service("a")
+    eventually(lambda: env.informer.get(NS, "a") is not None, what="a")
+    env.hold_watches(failures=3)
+    quiet = env.annotate("a", "1")
+    env.informer.write_through(quiet, quiet=True)
+    later = env.annotate("a", "2")  # someone else's write, after ours
+    eventually(
+        lambda: ("a", later["metadata"]["resourceVersion"]) in env.seen.calls,
+        what="the watch catching up",
+    )
+    assert ("a", quiet["metadata"]["resourceVersion"]) not in env.seen.calls
+    assert env.informer.get(NS, "a") == later
+    # The mark was for that one version: a write after it, ours or not, is announced.
+    third = env.annotate("a", "3")
+    eventually(lambda: ("a", third["metadata"]["resourceVersion"]) in env.seen.calls, what="third")
 
 
 def test_write_through_keeps_the_newest_of_two_versions() -> None:

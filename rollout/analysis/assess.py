@@ -34,7 +34,7 @@ ERROR_RETRY_SECONDS = 10
 
 def record(metric: Metric, result: MetricResult, measurement: Measurement) -> MetricResult:
     """The metric's result with `measurement` added (or replacing the Running one it finishes)."""
-    result = result.model_copy(deep=True)
+    result = result.detached()
     last = result.last
     if last is not None and last.phase is MeasurementPhase.RUNNING:
         result.measurements = result.measurements[:-1]

@@ -67,7 +67,7 @@ def advance(
         run = AnalysisRun(name=name, kind=kind, revision=revision, step=step, started_at=draft.now)
     if run.phase.done:
         return run
-    run = run.model_copy(deep=True)
+    run = run.detached()
     if name in analysis.errors:
         run.phase, run.message = AnalysisPhase.ERROR, analysis.errors[name]
         run.finished_at = draft.now
@@ -114,7 +114,7 @@ def end(
     ]
     if run.phase.done and run.finished_at is not None and not running and not reason:
         return run, []
-    run = run.model_copy(deep=True)
+    run = run.detached()
     metrics = {m.name: m for m in analysis.metrics.get(name, ())}
     stops: list[Termination] = []
     for result in run.metrics:

@@ -66,7 +66,7 @@ class _Plan:
 def decide(inputs: Inputs) -> Decision:
     spec, world, now = inputs.spec, inputs.world, inputs.now
     strategy = spec.strategy
-    draft = Draft(inputs.status.model_copy(deep=True), now)
+    draft = Draft(inputs.status.detached(), now)
     status = draft.status
     status.observed_generation = inputs.generation
     revision = revision_hash(inputs.template)

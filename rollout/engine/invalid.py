@@ -19,7 +19,7 @@ def decide_invalid(
 ) -> Decision:
     """Phase Degraded with condition InvalidSpec (True) and the message; no actions, so every
     object the Rollout owns stays exactly as it was (traffic included)."""
-    draft = Draft(status.model_copy(deep=True), now)
+    draft = Draft(status.detached(), now)
     s = draft.status
     already = any(
         c.type == ConditionType.INVALID_SPEC and c.message == message for c in s.conditions

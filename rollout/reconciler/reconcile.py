@@ -112,10 +112,8 @@ def settled(inputs: Inputs, decision: Decision) -> bool:
     A decision is one pass: a gate runs before the steps advance, so a step just reached may
     call for more (a background analysis that starts there). Then this is False and that echo
     reconcile does it, as it always has. One more `decide` costs less than a reconcile (about
-    a tenth of one: no parsing, no requests), and at scale a third of all reconciles were
-    these echoes."""
-    if decision.status == inputs.status:
-        return False  # nothing is written, so nothing echoes
+    a tenth of one: no parsing, no requests); in a 2,000-Rollout run 28% of all reconciles were
+    these echoes. Asked only when the status is written (a changed status)."""
     # The measurements taken for this decision are in its status now; the echo would take
     # only those that fall due, and `requeue_at` already says when that is.
     analysis = replace(inputs.analysis, measurements={})
@@ -235,7 +233,9 @@ class RolloutReconciler:
             preflight=self._preflight(rollout, template, revision),
         )
         decision = decide(inputs)
-        refresh_at = self._persist(raw, status, decision, now, quiet=settled(inputs, decision))
+        refresh_at = self._persist(
+            raw, status, decision, now, quiet=lambda: settled(inputs, decision)
+        )
         self._notify(rollout, template, status, decision, now)
         Executor(self._kube, router, remember=self._caches.remember).run(rollout, decision.actions)
         self._analyst.terminate(rollout, resolved, decision.terminations, now)
@@ -339,11 +339,12 @@ class RolloutReconciler:
         decision: Decision,
         now: datetime,
         *,
-        quiet: bool = False,
+        quiet: Callable[[], bool] = lambda: False,
     ) -> datetime | None:
         """Write the status (guarded by the resourceVersion we read), then the events.
-        Returns when to look again if a counts-only change was held back. `quiet`: the written
-        status needs no further decision, so its own watch event brings no reconcile."""
+        Returns when to look again if a counts-only change was held back. `quiet`, asked only
+        when the status is written: it needs no further decision, so its own watch event
+        brings no reconcile."""
         meta = raw["metadata"]
         key = f"{meta.get('namespace') or ''}/{meta['name']}"
         new, before = decision.status.to_dict(), old.to_dict()
@@ -360,7 +361,7 @@ class RolloutReconciler:
             written = self._kube.replace(
                 ROLLOUTS, body, namespace=meta.get("namespace"), sub="status"
             )
-            self._caches.rollouts.write_through(written, quiet=quiet)
+            self._caches.rollouts.write_through(written, quiet=quiet())
             self._stale_since.pop(key, None)
             raw = written
             if self._metrics is not None:  # counted once: this status is now the one we read

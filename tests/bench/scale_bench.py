@@ -48,6 +48,11 @@ Phases and what each figure means (also written into the result, under "definiti
    ours busy but the idle sandbox): tests/bench/calibrate.py, a fixed piece of JSON work, timed.
    These machines are shared, and the same code has run 2-3x slower from one hour to the
    next; figures from two runs compare only as far as their calibrations do.
+7. cpu_seconds_by_phase: CPU seconds of the sandbox, the controller and this driver in each
+   phase, its wall time, and the machine's cores over it: machine_busy_cores (not idle, all
+   processes, stolen time included), stolen_cores (taken by the virtual machine's host for
+   other guests: our processes wanted the core and waited; the calibration, one thread in a
+   quiet moment, does not see it) and others_busy_cores (the rest: processes not ours).
 """
 
 from __future__ import annotations
@@ -348,11 +353,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
 
 
-def machine_busy_seconds() -> float:
-    """CPU seconds every process on the machine has used (all cores, since boot)."""
+def machine_busy_seconds() -> tuple[float, float]:
+    """CPU seconds the machine's cores were not idle (all cores, since boot), and of them the
+    seconds stolen: a virtual machine's cores taken by its host for other guests (the 8th
+    field of /proc/stat), which no process here can see in its own CPU time."""
     fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     idle = fields[3] + fields[4]  # idle, iowait
-    return (sum(fields[:8]) - idle) / CLOCK_TICKS
+    return (sum(fields[:8]) - idle) / CLOCK_TICKS, fields[7] / CLOCK_TICKS
 
 
 def reset_peak_rss(pid: int) -> bool:
@@ -532,12 +539,16 @@ def run(
             used = {k: cpu_seconds(p) - first[k] for k, p in pids.items()}
             used["driver"] = time.process_time() - driver
             wall = time.monotonic() - began
-            everyone = machine_busy_seconds() - machine
+            busy, stolen = machine_busy_seconds()
+            everyone, stolen = busy - machine[0], stolen - machine[1]
             phases_cpu[phase] = {
                 **{k: round(v, 1) for k, v in used.items()},
                 "wall": round(wall, 1),
                 "machine_busy_cores": round(everyone / wall, 2),
-                "others_busy_cores": round(max(0.0, everyone - sum(used.values())) / wall, 2),
+                "others_busy_cores": round(
+                    max(0.0, everyone - stolen - sum(used.values())) / wall, 2
+                ),
+                "stolen_cores": round(stolen / wall, 2),
             }
 
         return stop

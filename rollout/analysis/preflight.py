@@ -33,7 +33,7 @@ from rollout.analysis.preflight_analysis import (
     resolve_templates,
     template_secret_refs,
 )
-from rollout.analysis.preflight_objects import Check, Ref, check_refs, pod_refs
+from rollout.analysis.preflight_objects import Check, Obj, Ref, check_refs, pod_refs
 from rollout.analysis.preflight_policy import policy_checks
 from rollout.errors import KubeError, NotFoundError, RolloutError, TransientKubeError
 from rollout.kube import SERVICES, Kube
@@ -51,18 +51,26 @@ def run_preflight(
     *,
     templates: Sequence[AnalysisTemplate] = (),
     http_check: Callable[[str], str | None] | None = None,
+    services: Mapping[str, Obj | None] | None = None,
 ) -> list[Check]:
     """Every preflight check for `rollout` whose effective pod template is `template`.
 
     `templates`: AnalysisTemplates / ClusterAnalysisTemplates the caller already has; those
     are used as given, the others are read from the cluster. `http_check(address)` asks a
     Prometheus to answer (None: it does; else why not); by default `prometheus_answers`.
+    `services`: Services of the Rollout's namespace the caller's cache holds, by name (the
+    controller's watch-fed cache); one found there is not read again.
     """
     preflight = _preflight(rollout)
     if not preflight.enabled:
         return []
     namespace = rollout.metadata.namespace or "default"
-    checks = check_refs(kube, _service_refs(rollout, namespace))
+    cached = services or {}
+    checks = check_refs(
+        kube,
+        _service_refs(rollout, namespace),
+        known=lambda ref: cached.get(ref.name) if ref.kind == SERVICES else None,
+    )
     checks += _routing_checks(kube, rollout, namespace)
     template_checks, resolved = resolve_templates(kube, rollout, templates)
     checks += template_checks

@@ -14,7 +14,7 @@ the rollout nor stop the reconciler with an exception.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,15 +64,21 @@ class Ref:
         return f"{self.kind.kind} {scope}{self.name}"
 
 
-def check_refs(kube: Kube, refs: list[Ref]) -> list[Check]:
+Known = Callable[[Ref], "Obj | None"]
+"""An object the caller already holds (a watch-fed cache), or None: then it is read."""
+
+
+def check_refs(kube: Kube, refs: list[Ref], *, known: Known | None = None) -> list[Check]:
     """One check per object, in the order the objects were first referenced. Objects found
-    may lead to more (a PVC's StorageClass); those are checked right after their referrer."""
+    may lead to more (a PVC's StorageClass); those are checked right after their referrer.
+    `known`: objects found there are not read again (only a positive answer is trusted: an
+    object missing from a cache may just not have reached it yet, so it is read)."""
     checks: list[Check] = []
     for group in _grouped(refs):
-        check, found = _check_group(kube, group)
+        check, found = _check_group(kube, group, known)
         checks.append(check)
         if found is not None:
-            checks += check_refs(kube, _follow(group[0], found))
+            checks += check_refs(kube, _follow(group[0], found), known=known)
     return checks
 
 
@@ -84,13 +90,15 @@ def _grouped(refs: list[Ref]) -> list[list[Ref]]:
     return list(groups.values())  # dicts keep insertion order: first reference first
 
 
-def _check_group(kube: Kube, group: list[Ref]) -> tuple[Check, Obj | None]:
+def _check_group(kube: Kube, group: list[Ref], known: Known | None) -> tuple[Check, Obj | None]:
     first = group[0]
     required = [r for r in group if not r.optional]
     where = ", ".join(dict.fromkeys(r.where for r in group))
     what = f"{first.label} ({where})"
     try:
-        obj = kube.get(first.kind, first.name, namespace=first.namespace)
+        obj = known(first) if known is not None else None
+        if obj is None:
+            obj = kube.get(first.kind, first.name, namespace=first.namespace)
     except NotFoundError:
         if required:
             return Check(first.label, False, f"{what} not found"), None

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from rollout.errors import TransientKubeError
-from rollout.kube import Kube
+from rollout.kube import SERVICES, Kube
 from rollout.kube.kinds import (
     CONFIG_MAPS,
     PRIORITY_CLASSES,
@@ -22,6 +22,7 @@ from rollout.kube.kinds import (
 from rollout.models.preflight import Preflight
 from tests.analysis.preflight_cases import (
     IMAGE,
+    NS,
     basics,
     by_name,
     create,
@@ -230,6 +231,26 @@ def test_missing_services_fail(cluster: Cluster) -> None:
         "Service default/app-stable": "Service default/app-stable (stableService) not found",
         "Service default/app-canary": "Service default/app-canary (canaryService) not found",
     }
+
+
+def test_services_the_cache_holds_are_not_read_again_and_the_others_are(
+    cluster: Cluster,
+) -> None:
+    """The controller passes its watch-fed Services: those found there cost no request; one
+    the cache does not hold yet is read, and found or not found as without a cache."""
+    stable = cluster.kube.create(
+        SERVICES, {"metadata": {"name": "app-stable"}, "spec": {}}, namespace=NS
+    )
+    gets = cluster.kube.requests["get"]
+    checks = run(cluster, rollout(), services={"app-stable": stable})
+    assert cluster.kube.requests["get"] - gets == 2  # app-canary, and ServiceAccount default
+    assert by_name(checks)["Service default/app-stable"].ok
+    assert failed(checks) == {
+        "Service default/app-canary": "Service default/app-canary (canaryService) not found",
+    }
+    canary = {"metadata": {"name": "app-canary"}, "spec": {}}
+    cluster.kube.create(SERVICES, canary, namespace=NS)
+    assert run(cluster, rollout(), services={"app-stable": stable}) == run(cluster, rollout())
 
 
 def test_a_secret_without_the_key_fails_without_showing_values(cluster: Cluster) -> None:

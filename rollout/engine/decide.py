@@ -69,7 +69,7 @@ def decide(inputs: Inputs) -> Decision:
     draft = Draft(inputs.status.detached(), now)
     status = draft.status
     status.observed_generation = inputs.generation
-    revision = revision_hash(inputs.template)
+    revision = inputs.revision or revision_hash(inputs.template)
 
     track_revision(inputs, draft, revision)
     _handle_abort_requests(inputs, draft)

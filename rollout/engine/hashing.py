@@ -7,6 +7,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from rollout.models.base import SpecModel
+
 # Kubernetes' own pod-template-hash alphabet avoids vowels so hashes never spell words.
 _ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
@@ -24,3 +26,8 @@ def stable_hash(value: Mapping[str, Any] | Sequence[Any], *, length: int = 10) -
 def revision_hash(template: Mapping[str, Any]) -> str:
     """The revision of a pod template. Equal templates (in any key order) hash equal."""
     return stable_hash(template)
+
+
+def steps_hash(steps: Sequence[SpecModel]) -> str:
+    """The identity of a canary's steps (an edit to them restarts the update at step 0)."""
+    return stable_hash([s.to_dict() for s in steps])

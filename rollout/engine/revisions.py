@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from rollout.engine import gating
 from rollout.engine.draft import Draft
-from rollout.engine.hashing import stable_hash
+from rollout.engine.hashing import steps_hash as hash_steps
 from rollout.engine.world import BASELINE_SUFFIX, Inputs
 from rollout.models.status import BlueGreenStatus
 
 
 def track_revision(inputs: Inputs, draft: Draft, revision: str) -> None:
     status, steps = draft.status, inputs.spec.strategy.steps
-    steps_hash = stable_hash([s.to_dict() for s in steps])
+    steps_hash = inputs.steps_hash or hash_steps(steps)
     if status.stable_revision is None:
         # The first revision has nothing to be compared with: it is deployed as stable.
         status.stable_revision = status.current_revision = revision

@@ -80,3 +80,7 @@ class Inputs:
     """Resolved analysis metrics and the measurements taken for this decision."""
     preflight: tuple[str, ...] | None = None
     """Failed preflight checks (None: not checked for this decision; empty: all passed)."""
+    revision: str = ""
+    """`revision_hash(template)` when the caller has it already ("": decide computes it)."""
+    steps_hash: str = ""
+    """`steps_hash(spec.strategy.steps)` when the caller has it already ("": computed)."""

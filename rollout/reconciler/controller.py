@@ -92,6 +92,7 @@ class Controller:
         self.reconcile_seconds: deque[float] = deque(maxlen=100_000)  # for benchmarks
         self.reconciles = 0
         self._scheduler = BackgroundScheduler(timezone=UTC)
+        self._timers: dict[str, datetime] = {}  # job id -> the run time last set
         self.caches = Caches(
             rollouts=Informer(
                 kube,
@@ -145,6 +146,7 @@ class Controller:
             analyst=self._analyst,
             notifier=self.notifier,
             metrics=self.metrics,
+            busy=lambda: len(self.queue) > 0,
         )
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -364,12 +366,18 @@ class Controller:
         self._schedule(key, at, kind="retry")
 
     def _schedule(self, key: str, at: datetime, *, kind: str) -> None:
+        job = f"{kind}:{key}"
+        if self._timers.get(job) == at and at > utcnow():
+            # Already set for that very time (a pause's end is the same on every reconcile
+            # during it): replacing the job would cost a scheduler lock and wake-up for nothing.
+            return
+        self._timers[job] = at
         self._scheduler.add_job(
             self.queue.add,
             "date",
             run_date=at,
             args=[key],
-            id=f"{kind}:{key}",
+            id=job,
             replace_existing=True,
             misfire_grace_time=None,
         )

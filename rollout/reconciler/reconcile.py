@@ -35,6 +35,7 @@ from rollout.reconciler.analyst import Analyst
 from rollout.reconciler.execute import Executor
 from rollout.reconciler.informer import Informer
 from rollout.reconciler.observe import build_world
+from rollout.reconciler.specs import Parsed, SpecCache
 from rollout.routing import RoutingObjectNotFoundError, TrafficRouter
 
 log = logging.getLogger(__name__)
@@ -138,8 +139,12 @@ class RolloutReconciler:
         analyst: Analyst | None = None,
         notifier: Notifier | None = None,
         metrics: ControllerMetrics | None = None,
+        busy: Callable[[], bool] = lambda: False,
     ) -> None:
+        """`busy`: is other work waiting for the workers? Then `settled` is not asked (see
+        `_quiet`)."""
         self._kube = kube
+        self._busy = busy
         self._metrics = metrics
         self._analyst = analyst or Analyst(kube)
         self._notifier = notifier
@@ -147,6 +152,7 @@ class RolloutReconciler:
         self._clock = clock
         self._router_for = router_for
         self._stale_since: dict[str, datetime] = {}  # key -> first unwritten count change
+        self._specs = SpecCache()
 
     def reconcile(self, namespace: str, name: str) -> datetime | None:
         """One pass over one Rollout. Returns when to look again at the latest (or None)."""
@@ -165,15 +171,15 @@ class RolloutReconciler:
             log.error("%s/%s: unreadable status, not acting: %s", namespace, name, err)
             return None
         try:
-            rollout = parse_rollout({k: v for k, v in raw.items() if k != "status"})
+            parsed = self._specs.parse(f"{namespace}/{name}", raw)
         except SpecError as err:
             message = "; ".join(
                 f"{p.path}: {p.reason}" if p.path else p.reason for p in err.problems
             )
             return self._persist(raw, status, decide_invalid(status, generation, message, now), now)
-        rollout = rollout.model_copy(update={"status": status})
+        rollout = parsed.rollout.model_copy(update={"status": status})
 
-        template, problem = self._template(rollout)
+        template, problem = self._template(parsed)
         if problem:
             decision = decide_invalid(
                 status, generation, problem, now, reason="WorkloadRefNotFound"
@@ -212,7 +218,7 @@ class RolloutReconciler:
             workload=self._workload(rollout),
         )
         resolved = AnalysisInputs()
-        revision = revision_hash(template)
+        revision = parsed.revision or revision_hash(template)
         if revision != status.stable_revision or status.current_revision != status.stable_revision:
             # Templates and Secrets are read only while an update is (or is about to be) under
             # way: the very decision that sees a new template needs the release gate's metrics.
@@ -230,11 +236,13 @@ class RolloutReconciler:
             now=now,
             traffic_routing=router.exact_weights,
             analysis=measured,
-            preflight=self._preflight(rollout, template, revision),
+            preflight=self._preflight(rollout, template, revision, services),
+            revision=revision,
+            steps_hash=parsed.steps_hash,
         )
         decision = decide(inputs)
         refresh_at = self._persist(
-            raw, status, decision, now, quiet=lambda: settled(inputs, decision)
+            raw, status, decision, now, quiet=lambda: self._quiet(inputs, decision)
         )
         self._notify(rollout, template, status, decision, now)
         Executor(self._kube, router, remember=self._caches.remember).run(rollout, decision.actions)
@@ -246,6 +254,15 @@ class RolloutReconciler:
         read_back = now + timedelta(seconds=ROUTING_READ_BACK_SECONDS) if routed else None
         times = [t for t in (decision.requeue_at, refresh_at, read_back) if t is not None]
         return min(times, default=None)
+
+    def _quiet(self, inputs: Inputs, decision: Decision) -> bool:
+        """May the echo of this status write be skipped? Asked only while the workers have
+        nothing else waiting. With a backlog the echo waits in the queue behind it, and the
+        watch events our actions bring (pods ready after a scale) fold into that same queued
+        reconcile, so skipping it saves nothing: in a 1,000-rollout burst the reconciles per
+        step were 1.53-1.54 with `settled` asked and 1.54-1.55 without, while its extra decide
+        cost 15-25% of the controller's CPU (tests/bench/scale_bench.py, 2026-12-03)."""
+        return not self._busy() and settled(inputs, decision)
 
     def _notify(
         self,
@@ -273,7 +290,11 @@ class RolloutReconciler:
             self._notifier.submit(subscriptions, found)
 
     def _preflight(
-        self, rollout: Rollout, template: dict[str, Any], revision: str
+        self,
+        rollout: Rollout,
+        template: dict[str, Any],
+        revision: str,
+        services: dict[str, Obj | None],
     ) -> tuple[str, ...] | None:
         """Failing preflight checks, made only while a new revision has not started (they read
         several objects; once the update is under way they would only cost requests)."""
@@ -285,7 +306,9 @@ class RolloutReconciler:
         started = status.update_started_at is not None or (status.current_step_index or 0) > 0
         if revision == status.current_revision and (started or status.abort):
             return None
-        checks = run_preflight(self._kube, rollout, template)
+        # The pinned Services are in the watch-fed cache (service_check has just required
+        # them there): reading them again would be two requests per update for nothing.
+        checks = run_preflight(self._kube, rollout, template, services=services)
         return tuple(c.message for c in checks if not c.ok)
 
     def _finalize(self, raw: Obj) -> None:
@@ -311,9 +334,10 @@ class RolloutReconciler:
         written = self._kube.patch(ROLLOUTS, meta["name"], patch, namespace=meta.get("namespace"))
         self._caches.rollouts.write_through(written)
 
-    def _template(self, rollout: Rollout) -> tuple[dict[str, Any] | None, str]:
-        if rollout.spec.template is not None:
-            return rollout.spec.template.to_dict(), ""
+    def _template(self, parsed: Parsed) -> tuple[dict[str, Any] | None, str]:
+        if parsed.template is not None:
+            return parsed.template, ""
+        rollout = parsed.rollout
         workload = self._workload(rollout)
         if workload is None:
             ref = rollout.spec.workload_ref

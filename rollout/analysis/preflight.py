@@ -58,19 +58,26 @@ def run_preflight(
     `templates`: AnalysisTemplates / ClusterAnalysisTemplates the caller already has; those
     are used as given, the others are read from the cluster. `http_check(address)` asks a
     Prometheus to answer (None: it does; else why not); by default `prometheus_answers`.
-    `services`: Services of the Rollout's namespace the caller's cache holds, by name (the
-    controller's watch-fed cache); one found there is not read again.
+    `services`: the caller's view of some Services of the Rollout's namespace, by name (the
+    controller's watch-fed cache: None for a name it has no Service of); those are not read
+    again, the others are. The controller trusts its cache both ways: a Service created later
+    comes to it by watch and reconciles the Rollout again.
     """
     preflight = _preflight(rollout)
     if not preflight.enabled:
         return []
     namespace = rollout.metadata.namespace or "default"
     cached = services or {}
-    checks = check_refs(
-        kube,
-        _service_refs(rollout, namespace),
-        known=lambda ref: cached.get(ref.name) if ref.kind == SERVICES else None,
-    )
+
+    def known(ref: Ref) -> Obj | None:
+        if ref.kind != SERVICES or ref.name not in cached:
+            return None  # read it
+        found = cached[ref.name]
+        if found is None:
+            raise NotFoundError(f"Service {namespace}/{ref.name} is not in the cache")
+        return found
+
+    checks = check_refs(kube, _service_refs(rollout, namespace), known=known)
     checks += _routing_checks(kube, rollout, namespace)
     template_checks, resolved = resolve_templates(kube, rollout, templates)
     checks += template_checks

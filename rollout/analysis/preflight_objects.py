@@ -65,14 +65,14 @@ class Ref:
 
 
 Known = Callable[[Ref], "Obj | None"]
-"""An object the caller already holds (a watch-fed cache), or None: then it is read."""
+"""An object the caller already holds (a watch-fed cache), or None: then it is read. It may
+raise NotFoundError for an object the caller knows is not there."""
 
 
 def check_refs(kube: Kube, refs: list[Ref], *, known: Known | None = None) -> list[Check]:
     """One check per object, in the order the objects were first referenced. Objects found
     may lead to more (a PVC's StorageClass); those are checked right after their referrer.
-    `known`: objects found there are not read again (only a positive answer is trusted: an
-    object missing from a cache may just not have reached it yet, so it is read)."""
+    `known`: what it answers is not read again."""
     checks: list[Check] = []
     for group in _grouped(refs):
         check, found = _check_group(kube, group, known)

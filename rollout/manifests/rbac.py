@@ -66,8 +66,8 @@ CORE: tuple[Grant, ...] = (
     Grant(
         "",
         ("services",),
-        (*WATCH, "patch"),
-        "execute.py pins selectors to revisions; informer.py; linkerd.py reads the apex",
+        ("list", "watch", "patch"),
+        "execute.py pins selectors to revisions; informer.py (preflight reads the cache)",
     ),
     Grant("", ("events",), ("create",), "reconcile.py _event: what `rollout get` shows"),
     Grant(
@@ -150,6 +150,12 @@ ROUTERS: dict[str, tuple[Grant, ...]] = {
         ),
     ),
     "linkerd": (
+        Grant(
+            "",
+            ("services",),
+            ("get",),
+            "meshes/linkerd.py and preflight read the TrafficSplit's root Service",
+        ),
         Grant(
             "split.smi-spec.io",
             ("trafficsplits",),

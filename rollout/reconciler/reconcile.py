@@ -306,8 +306,8 @@ class RolloutReconciler:
         started = status.update_started_at is not None or (status.current_step_index or 0) > 0
         if revision == status.current_revision and (started or status.abort):
             return None
-        # The pinned Services are in the watch-fed cache (service_check has just required
-        # them there): reading them again would be two requests per update for nothing.
+        # The pinned Services come from the watch-fed cache (a missing one is not found;
+        # its creation comes back by watch): reading them would be two requests per update.
         checks = run_preflight(self._kube, rollout, template, services=services)
         return tuple(c.message for c in checks if not c.ok)
 

@@ -236,8 +236,8 @@ def test_missing_services_fail(cluster: Cluster) -> None:
 def test_services_the_cache_holds_are_not_read_again_and_the_others_are(
     cluster: Cluster,
 ) -> None:
-    """The controller passes its watch-fed Services: those found there cost no request; one
-    the cache does not hold yet is read, and found or not found as without a cache."""
+    """The controller passes its watch-fed Services: those it names cost no request; one it
+    does not name is read, and found or not found as without a cache."""
     stable = cluster.kube.create(
         SERVICES, {"metadata": {"name": "app-stable"}, "spec": {}}, namespace=NS
     )
@@ -245,6 +245,13 @@ def test_services_the_cache_holds_are_not_read_again_and_the_others_are(
     checks = run(cluster, rollout(), services={"app-stable": stable})
     assert cluster.kube.requests["get"] - gets == 2  # app-canary, and ServiceAccount default
     assert by_name(checks)["Service default/app-stable"].ok
+    assert failed(checks) == {
+        "Service default/app-canary": "Service default/app-canary (canaryService) not found",
+    }
+    # None: the cache has no such Service; trusted as not found, without a request.
+    gets = cluster.kube.requests["get"]
+    checks = run(cluster, rollout(), services={"app-stable": stable, "app-canary": None})
+    assert cluster.kube.requests["get"] - gets == 1  # the ServiceAccount only
     assert failed(checks) == {
         "Service default/app-canary": "Service default/app-canary (canaryService) not found",
     }

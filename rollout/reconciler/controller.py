@@ -367,17 +367,26 @@ class Controller:
 
     def _schedule(self, key: str, at: datetime, *, kind: str) -> None:
         job = f"{kind}:{key}"
-        if self._timers.get(job) == at and at > utcnow():
-            # Already set for that very time (a pause's end is the same on every reconcile
+        if self._timers.get(job) == at:
+            # Still pending for that very time (a pause's end is the same on every reconcile
             # during it): replacing the job would cost a scheduler lock and wake-up for nothing.
             return
         self._timers[job] = at
         self._scheduler.add_job(
-            self.queue.add,
+            self._fire,
             "date",
             run_date=at,
-            args=[key],
+            args=[job, key, at],
             id=job,
             replace_existing=True,
             misfire_grace_time=None,
         )
+
+    def _fire(self, job: str, key: str, at: datetime) -> None:
+        """A timer came due. Its entry goes first: a job that has fired is not pending, even
+        if the reconcile it brings asks for the same time again (a clock stepped back, a
+        decision that finds the time not yet reached); only a pending job may be left alone.
+        Fired and then asked again meanwhile, the entry is gone and the time is set anew."""
+        if self._timers.get(job) == at:
+            del self._timers[job]
+        self.queue.add(key)

@@ -1,6 +1,7 @@
-"""The controller's timers: a reconcile that asks for the time already set does not set it
-again, and the timer still fires once, at that time; any other time (or one already past)
-is set."""
+"""The controller's timers: a reconcile that asks for the time already pending does not set
+it again, and the timer still fires once, at that time; any other time is set, and so is the
+same time once its timer has fired (a clock stepped back, a decision finding it not yet
+reached: leaving it alone then left a rollout with no timer at all)."""
 
 from __future__ import annotations
 
@@ -36,8 +37,18 @@ def test_the_same_time_is_set_once_and_fires_once(cluster: Cluster) -> None:
         assert datetime.now(UTC) >= later
         controller.queue.done("default/app")
         assert controller.queue.get(timeout=0.5) is None  # once
-        controller._schedule("default/app", later, kind="timer")  # past: set, fires at once
+        controller._schedule("default/app", later, kind="timer")  # fired: set again
         assert added == [at, later, later]
         assert controller.queue.get(timeout=2.0) == "default/app"
+        controller.queue.done("default/app")
+        # Fired, and the reconcile it brought asks for the same, still future, time.
+        ahead = datetime.now(UTC) + timedelta(seconds=0.5)
+        controller._schedule("default/app", ahead, kind="timer")
+        controller._fire("timer:default/app", "default/app", ahead)  # as if early
+        assert controller.queue.get(timeout=0.1) == "default/app"
+        controller.queue.done("default/app")
+        controller._schedule("default/app", ahead, kind="timer")
+        assert added == [at, later, later, ahead, ahead]
+        assert controller.queue.get(timeout=5.0) == "default/app"
     finally:
         controller._scheduler.shutdown(wait=False)

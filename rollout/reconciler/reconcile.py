@@ -30,10 +30,9 @@ from rollout.models import HistoryEntry, Rollout, RolloutStatus
 from rollout.models.time import format_time
 from rollout.notify.events import notices
 from rollout.notify.sender import Notifier
-from rollout.parsing import parse_rollout
 from rollout.reconciler.analyst import Analyst
 from rollout.reconciler.execute import Executor
-from rollout.reconciler.informer import Informer
+from rollout.reconciler.informer import Informer, object_key
 from rollout.reconciler.observe import build_world
 from rollout.reconciler.specs import Parsed, SpecCache
 from rollout.routing import RoutingObjectNotFoundError, TrafficRouter
@@ -318,7 +317,7 @@ class RolloutReconciler:
         if FINALIZER not in (raw["metadata"].get("finalizers") or []):
             return
         try:
-            rollout = parse_rollout({k: v for k, v in raw.items() if k != "status"})
+            rollout = self._specs.parse(object_key(raw), raw).rollout
             stable = (raw.get("status") or {}).get("stableRevision")
             if stable:
                 self._router_for(rollout).finalize(rollout, stable=stable)

@@ -8,6 +8,7 @@
     │   ├── GoneError                 410: a watch's resourceVersion is too old; list again
     │   ├── ForbiddenError            401/403: RBAC said no
     │   └── TransientKubeError        5xx, timeouts, dropped connections: retry with backoff
+    ├── FencedError                   a write withheld, never sent: this controller no longer leads
     └── RegistryError                 an adapter (router, strategy, provider) is not installed
 
 User-facing errors carry a message and, where we know one, a hint that says what to do.
@@ -89,6 +90,14 @@ class GoneError(KubeError):
 
 class ForbiddenError(KubeError):
     """401/403: RBAC refused the request. Retrying will not help until permissions change."""
+
+
+class FencedError(RolloutError):
+    """A write was withheld before it was sent: leader election says this controller no longer
+    leads (rollout.reconciler.leader). Not a KubeError: the API server never saw the request,
+    and the code that shrugs off a failed write (an Event, a best-effort stop) must not shrug
+    this off and go on to the next write; the reconcile ends here and its key waits, queued,
+    for leadership to come back."""
 
 
 class RegistryError(RolloutError):

@@ -6,7 +6,8 @@ deserialising into the generated model classes is slow and loses unknown fields.
 
 Every failure becomes one of our `KubeError`s (see rollout.errors), carrying the verb and target.
 Every request is reported to the request observers (the controller's metrics count them by
-verb, resource, subresource and HTTP code).
+verb, resource, subresource and HTTP code). A write guard, when set, is asked right before each
+write is sent and may withhold it (leader election's fencing: rollout.reconciler.controller).
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ Obj = dict[str, Any]
 RequestObserver = Callable[[str, str, str, int], None]
 """(verb, resource, subresource or "", HTTP code or 0 for no answer), after each request.
 Called on the requesting thread: it must be quick and must not raise."""
+WriteGuard = Callable[[str, str], None]
+"""(verb, resource), right before a write is sent; raises (FencedError) to withhold it."""
+_READS = frozenset({"get", "list", "watch"})
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,7 @@ class Kube:
         self._lock = threading.Lock()
         self.requests: Counter[str] = Counter()  # verb -> count, for benchmarks
         self._observers: tuple[RequestObserver, ...] = ()
+        self._guard: WriteGuard | None = None
 
     @classmethod
     def from_config(cls, *, kubeconfig: str | None = None, context: str | None = None) -> Kube:
@@ -108,6 +113,11 @@ class Kube:
     def remove_request_observer(self, observer: RequestObserver) -> None:
         with self._lock:
             self._observers = tuple(o for o in self._observers if o is not observer)
+
+    def set_write_guard(self, guard: WriteGuard | None) -> None:
+        """Ask `guard` before every write (not reads: a standby keeps its caches warm); None
+        removes it. One guard: the controller that leads through this client sets it."""
+        self._guard = guard
 
     # -- verbs -----------------------------------------------------------------------------
     def get(
@@ -269,6 +279,9 @@ class Kube:
         target: tuple[str, str | None],
     ) -> Any:
         """One request; `target` (resource, subresource) is what the observers are told."""
+        guard = self._guard
+        if guard is not None and verb not in _READS:
+            guard(verb, target[0])  # withheld here: not counted, not observed, never sent
         headers = {"Accept": "application/json"}
         if content_type or body is not None:
             headers["Content-Type"] = content_type or "application/json"

@@ -29,8 +29,10 @@ PREFIX = "rollout_"
 CONFLICT = "conflict"
 KUBE_ERROR = "kube_error"
 CRASH = "crash"
-ERROR_KINDS = (CONFLICT, KUBE_ERROR, CRASH)
-"""`kind` of rollout_reconcile_errors_total: a 409 (observe again), another API error, a bug."""
+FENCED = "fenced"
+ERROR_KINDS = (CONFLICT, KUBE_ERROR, CRASH, FENCED)
+"""`kind` of rollout_reconcile_errors_total: a 409 (observe again), another API error, a bug,
+a write withheld because leadership was lost mid-reconcile."""
 
 # Kube's verbs as the API server names them in its own apiserver_request_total.
 VERBS = {
@@ -80,7 +82,8 @@ class ControllerMetrics:
         self._reconcile_errors = Counter(
             f"{PREFIX}reconcile_errors",
             "Reconciles that ended in an error, by kind: conflict (409: observe again), "
-            "kube_error (another API error), crash (a bug).",
+            "kube_error (another API error), crash (a bug), fenced (leadership lost mid-reconcile: "
+            "the rest of its writes withheld).",
             ["kind"],
             registry=reg,
         )

@@ -13,6 +13,13 @@ With a `LeaderElector` (rollout.reconciler.leader), informers and caches run on 
 (a standby is warm) but workers reconcile only while `is_leader()`, checked right before each
 reconcile; work queued meanwhile stays queued, and on gaining leadership every cached Rollout
 is queued once. Without one, the controller always acts.
+
+Leadership is also checked before every write (a write guard on the client; Lease writes
+excepted, they are the elector's): a process frozen mid-reconcile (SIGSTOP, a stalled VM) and
+resumed after its renew deadline sends none of the writes left in that reconcile, such as the
+actions after the status write that decided them. The reconcile ends with FencedError and its
+key waits, queued, for leadership. What no check can stop is a request already on the wire, or
+one whose check passed an instant before the freeze.
 """
 
 from __future__ import annotations
@@ -30,12 +37,12 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from rollout import labels, registry
 from rollout.analysis.gates import RELEASE_GATE_PROVIDER, STEP_GATE_PROVIDER
 from rollout.analysis.slo_gates import SLOGates
-from rollout.errors import ConflictError, KubeError
+from rollout.errors import ConflictError, FencedError, KubeError
 from rollout.kube import DEPLOYMENTS, ROLLOUTS, SERVICES, Kube
 from rollout.kube.client import Obj
 from rollout.metrics import ControllerMetrics, MetricsServer, StateCollector
 from rollout.metrics.collector import NotificationCollector
-from rollout.metrics.instruments import CONFLICT, CRASH, KUBE_ERROR
+from rollout.metrics.instruments import CONFLICT, CRASH, FENCED, KUBE_ERROR
 from rollout.models import Rollout
 from rollout.notify.sender import Notifier
 from rollout.reconciler.analyst import Analyst
@@ -84,6 +91,7 @@ class Controller:
         self._elector = elector
         if elector is not None:
             elector.on_change = self._on_leadership
+            kube.set_write_guard(self._fence)
         self._heartbeats: dict[str, float] = {}
         self._heartbeat_timeout = heartbeat_timeout
         self._routers: dict[str, TrafficRouter] = {}
@@ -189,6 +197,8 @@ class Controller:
         if self._metrics_server is not None:
             self._metrics_server.stop()
         self._kube.remove_request_observer(self.metrics.api_request)
+        if self._elector is not None:
+            self._kube.set_write_guard(None)
 
     def _start_metrics_server(self) -> None:
         if self._metrics_server is None:
@@ -203,6 +213,13 @@ class Controller:
     # -- leadership and health ---------------------------------------------------------------
     def is_leader(self) -> bool:
         return self._elector is None or self._elector.is_leader()
+
+    def _fence(self, verb: str, resource: str) -> None:
+        """The write guard: withhold every write but the Lease's while we do not lead. The
+        elector's own writes must go out (a stale renew is refused by the Lease's
+        resourceVersion: a 409, not a second leader)."""
+        if resource != "leases" and not self.is_leader():
+            raise FencedError(f"{verb} {resource} withheld: this controller no longer leads")
 
     def _on_leadership(self, leading: bool) -> None:
         self.metrics.set_leader(leading)
@@ -334,6 +351,12 @@ class Controller:
         started = time.perf_counter()
         try:
             requeue_at = self._reconciler.reconcile(namespace, name)
+        except FencedError as err:
+            # Not a failure of the rollout: no back-off, and the key waits for leadership.
+            log.info("%s: leadership lost mid-reconcile, stopped before a write: %s", key, err)
+            self.metrics.reconcile_failed(FENCED)
+            self.queue.add(key)
+            return
         except ConflictError as err:
             log.debug("%s: conflict, observing again: %s", key, err)
             self.metrics.reconcile_failed(CONFLICT)

@@ -20,9 +20,11 @@ The semantics are client-go's (`k8s.io/client-go/tools/leaderelection`):
 - A holder whose identity equals ours is us (a restarted process with a stable identity, such
   as a StatefulSet pod name): it renews at once, without waiting for its predecessor's lease.
 
-What this cannot do: stop a write already sent. A reconcile running when the process is frozen
-finishes after it is resumed; status writes are resourceVersion-guarded (they 409 if the new
-leader wrote), other writes are not fenced.
+The controller asks `is_leader()` before each reconcile and again before each write it sends
+(its client's write guard), so a reconcile running when the process is frozen stops at its next
+write once resumed. What this cannot do: stop a write already sent, or one whose check passed
+an instant before the freeze. Status writes are resourceVersion-guarded as well (they 409 if
+the new leader wrote); the other writes have only the check.
 """
 
 from __future__ import annotations

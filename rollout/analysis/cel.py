@@ -6,8 +6,17 @@ A sandboxed, side-effect-free interpreter (never Python's `eval`). Expressions s
 
 from __future__ import annotations
 
+import sys
 from functools import lru_cache
 from typing import Any
+
+# cel-python raises the interpreter's recursion limit to 2,500 (for CEL's minimum nesting)
+# each time an Environment is built, which we do on first use. Raised here, at import, the
+# process-wide change happens once and up front, not in the middle of whatever first
+# evaluates CEL (a reconcile; a test, which hypothesis then fails for changing it).
+CEL_RECURSION_LIMIT = 2500
+if sys.getrecursionlimit() < CEL_RECURSION_LIMIT:
+    sys.setrecursionlimit(CEL_RECURSION_LIMIT)
 
 
 @lru_cache(maxsize=1)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -99,3 +101,21 @@ def test_a_value_metric_without_conditions_is_rejected_unless_dry_run() -> None:
 def test_cel_has_no_access_to_python() -> None:
     with pytest.raises(ConditionError):
         evaluate("__import__('os').system('true') == 0", 1)
+
+
+def test_the_first_cel_evaluation_leaves_the_recursion_limit_as_it_was() -> None:
+    """cel-python sets the interpreter's recursion limit when its environment is built (on
+    first use); our import sets it first, so that first use changes nothing process-wide (a
+    fresh interpreter: this process built its environment long ago)."""
+    program = (
+        "import sys\n"
+        "import rollout.analysis.cel as cel\n"
+        "before = sys.getrecursionlimit()\n"
+        "assert cel.evaluate('result > 1', 2)\n"
+        "print(before, sys.getrecursionlimit())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, check=True
+    )
+    before, after = done.stdout.split()
+    assert before == after == "2500"

@@ -14,6 +14,7 @@ import yaml
 
 from rollout.errors import KubeError
 from rollout.kube import Kube
+from rollout.selectors import SelectorError, parse_label_selector
 
 _SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?")  # DNS-1123, as Kubernetes names are
 _LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")  # DNS-1123 label: namespaces, containers
@@ -50,6 +51,17 @@ def text(value: str) -> str:
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise argparse.ArgumentTypeError(f"{value!r} is not valid UTF-8 text") from None
+    return value
+
+
+def label_selector(value: str) -> str:
+    """argparse type: a label selector (`shard=a`, `tier in (web,api)`), checked as the API
+    server checks it: a typo is a usage error now, not every list of a running controller."""
+    try:
+        text(value)
+        parse_label_selector(value)
+    except SelectorError as err:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a label selector: {err}") from None
     return value
 
 

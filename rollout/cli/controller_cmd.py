@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from rollout.cli.common import add_cluster_options, connect
+from rollout.cli.common import add_cluster_options, connect, label_selector
 
 
 def register(subparsers: Any) -> None:
@@ -47,6 +47,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--rollout-selector",
         metavar="SELECTOR",
+        type=label_selector,
         help="shard: act only on Rollouts whose labels match this selector (e.g. "
         "'shard=a' or 'tier in (web,api)'); run one controller per shard, each with its "
         "own Lease (the default Lease name then includes the selector's hash)",

@@ -11,6 +11,7 @@ import argparse
 import sys
 from typing import Any
 
+from rollout.cli.common import label_selector
 from rollout.manifests import InstallOptions, install_documents, render
 from rollout.manifests.objects import DEFAULT_IMAGE
 from rollout.manifests.rbac import ROUTERS
@@ -46,6 +47,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--rollout-selector",
         metavar="SELECTOR",
+        type=label_selector,
         help="shard: act only on Rollouts whose labels match (use with its own --name)",
     )
     parser.add_argument(

@@ -25,6 +25,7 @@ from typing import Any
 
 from rollout.crd import crd_documents, to_yaml
 from rollout.manifests.rbac import LEADER_ELECTION, ROUTERS, Grant, grants, rules
+from rollout.selectors import parse_label_selector
 
 Obj = dict[str, Any]
 
@@ -53,6 +54,8 @@ class InstallOptions:
         grants(self.routers)  # unknown router names fail here, before anything is printed
         if self.replicas < 1:
             raise ValueError("replicas must be at least 1")
+        if self.rollout_selector:  # it goes into the controller's arguments: check it here
+            parse_label_selector(self.rollout_selector)  # SelectorError is a ValueError
 
 
 def install_documents(options: InstallOptions | None = None) -> list[Obj]:

@@ -51,6 +51,7 @@ from rollout.reconciler.leader import LeaderElector
 from rollout.reconciler.queue import WorkQueue
 from rollout.reconciler.reconcile import Caches, RolloutReconciler
 from rollout.routing import TrafficRouter
+from rollout.selectors import parse_label_selector
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,8 @@ class Controller:
         /healthz fails when a worker or the elector has not looped for this long.
         `rollout_selector`: a label selector; only the Rollouts it matches are ours (the
         others belong to another shard, which runs its own controller with its own Lease)."""
+        if rollout_selector:  # a typo would otherwise fail every list of the Rollouts
+            parse_label_selector(rollout_selector)  # SelectorError names what is wrong
         self._kube = kube
         self._workers = workers
         self._max_backoff = max_backoff

@@ -13,133 +13,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ApiError, bad_request
+from rollout.selectors import Requirement, SelectorError
+from rollout.selectors import parse_label_selector as parse_requirements
+
+from .errors import bad_request
 
 JSON = dict[str, Any]
 
-_SPECIAL = set(" \t,()!=<>")
-
-
-def _tokens(text: str) -> list[str]:
-    out: list[str] = []
-    i = 0
-    while i < len(text):
-        ch = text[i]
-        if ch in " \t":
-            i += 1
-        elif ch in "(),":
-            out.append(ch)
-            i += 1
-        elif ch in "!=<>":
-            two = text[i : i + 2]
-            if two in ("==", "!="):
-                out.append(two)
-                i += 2
-            else:
-                out.append(ch)
-                i += 1
-        else:
-            j = i
-            while j < len(text) and text[j] not in _SPECIAL:
-                j += 1
-            out.append(text[i:j])
-            i = j
-    return out
-
-
-@dataclass(frozen=True)
-class Requirement:
-    key: str
-    op: str  # "=", "!=", "in", "notin", "exists", "!", "<", ">"
-    values: tuple[str, ...] = ()
-
-    def matches(self, labels: dict[str, str]) -> bool:
-        present = self.key in labels
-        value = labels.get(self.key)
-        if self.op == "exists":
-            return present
-        if self.op == "!":
-            return not present
-        if self.op in ("=", "in"):
-            return present and value in self.values
-        if self.op in ("!=", "notin"):
-            # Kubernetes: != and notin also select objects that lack the label.
-            return not present or value not in self.values
-        try:
-            have, want = int(value or ""), int(self.values[0])
-        except ValueError:
-            return False
-        return have < want if self.op == "<" else have > want
-
-
-def _is_ident(tok: str) -> bool:
-    return bool(tok) and tok not in ("(", ")", ",", "!", "=", "==", "!=", "<", ">")
-
 
 def parse_label_selector(text: str | None) -> list[Requirement]:
-    """Parse ``a=b,c in (x,y),!d``; an empty selector selects everything."""
-    if not text or not text.strip():
-        return []
-    toks = _tokens(text)
-    reqs: list[Requirement] = []
-    pos = 0
-
-    def fail(why: str) -> ApiError:
-        return bad_request(f"unable to parse requirement: {why} in {text!r}")
-
-    def take() -> str:
-        nonlocal pos
-        if pos >= len(toks):
-            raise fail("unexpected end of selector")
-        pos += 1
-        return toks[pos - 1]
-
-    while True:
-        tok = take()
-        if tok == "!":
-            key = take()
-            if not _is_ident(key):
-                raise fail(f"found {key!r}, expected: identifier after '!'")
-            reqs.append(Requirement(key, "!"))
-        elif _is_ident(tok):
-            key = tok
-            nxt = toks[pos] if pos < len(toks) else ","
-            if nxt == ",":
-                reqs.append(Requirement(key, "exists"))
-            elif nxt in ("=", "==", "!="):
-                pos += 1
-                val = toks[pos] if pos < len(toks) and _is_ident(toks[pos]) else ""
-                pos += 1 if val else 0
-                reqs.append(Requirement(key, "!=" if nxt == "!=" else "=", (val,)))
-            elif nxt in ("<", ">"):
-                pos += 1
-                val = take()
-                if not val.lstrip("-").isdigit():
-                    raise fail(f"for '{nxt}' operator, the value must be an integer, got {val!r}")
-                reqs.append(Requirement(key, nxt, (val,)))
-            elif nxt in ("in", "notin"):
-                pos += 1
-                if take() != "(":
-                    raise fail("found no '(', expected: '('")
-                values: list[str] = []
-                while True:
-                    t = take()
-                    if t == ")":
-                        break
-                    if t == ",":
-                        continue
-                    if not _is_ident(t):
-                        raise fail(f"found {t!r}, expected: value")
-                    values.append(t)
-                reqs.append(Requirement(key, nxt, tuple(values)))
-            else:
-                raise fail(f"found {nxt!r}, expected: in, notin, =, ==, !=, gt, lt")
-        else:
-            raise fail(f"found {tok!r}, expected: !, identifier, or 'end of string'")
-        if pos >= len(toks):
-            return reqs
-        if take() != ",":
-            raise fail("expected ','")
+    """The requirements of `text` (rollout.selectors); not a selector: a 400, as the API
+    server answers."""
+    try:
+        return parse_requirements(text)
+    except SelectorError as err:
+        raise bad_request(str(err)) from None
 
 
 def match_labels(reqs: list[Requirement], obj: JSON) -> bool:

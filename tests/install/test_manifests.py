@@ -71,6 +71,22 @@ def test_an_unknown_router_is_a_clear_error_not_a_traceback() -> None:
     assert done.stdout == ""
 
 
+def test_a_malformed_shard_selector_is_refused_before_anything_is_printed() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "rollout.cli.main", "install", "--rollout-selector", "shard=a/b"],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2
+    assert "argument --rollout-selector: 'shard=a/b' is not a label selector" in done.stderr
+    assert "values[0][shard]: Invalid value: 'a/b'" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stdout == ""
+    with pytest.raises(ValueError, match="key: Invalid value: 'a@b'"):
+        InstallOptions(rollout_selector="a@b=c")  # the library checks it too
+
+
 def test_every_installed_router_has_an_entry_in_the_permission_table() -> None:
     assert set(installed("routers")) == set(ROUTERS)
 

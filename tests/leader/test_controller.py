@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 
 from rollout.cli.controller_cmd import lease_name
 from rollout.cli.main import build_parser
@@ -16,6 +17,7 @@ from rollout.kube import Kube
 from rollout.kube.kinds import LEASES
 from rollout.reconciler.controller import Controller
 from rollout.reconciler.leader import LeaderElector
+from rollout.selectors import SelectorError
 from tests.e2e.harness import NS, Cluster
 from tests.metrics.scrape import scrape
 
@@ -139,3 +141,16 @@ def test_the_command_line_options_and_their_defaults() -> None:
     assert given.leader_elect is False
     assert (given.lease_name, given.lease_namespace, given.identity) == ("x", "ops", "pod-0")
     assert (given.lease_duration, given.renew_deadline, given.retry_period) == (3, 2.0, 0.5)
+
+
+def test_a_malformed_shard_selector_is_a_usage_error_not_a_controller_that_cannot_list(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as done:
+        build_parser().parse_args(["controller", "--rollout-selector", "tier in web"])
+    assert done.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --rollout-selector: 'tier in web' is not a label selector" in err
+    assert "found no '('" in err
+    with pytest.raises(SelectorError, match="key: Invalid value"):
+        Controller(Kube(object()), rollout_selector="a@b=c")  # before anything is started

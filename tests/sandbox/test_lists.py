@@ -52,10 +52,21 @@ def test_label_selector_grammar(
     assert "".join(sorted(i.metadata.name for i in items)) == expected
 
 
-def test_malformed_label_selector_is_400(core: client.CoreV1Api, ns: str) -> None:
+@pytest.mark.parametrize(
+    ("selector", "why"),
+    [
+        ("env in prod", "found no '('"),
+        ("a@b=c", "key: Invalid value"),  # the key is checked as the API server checks it
+        ("env=a/b", "values[0][env]: Invalid value"),  # and so is every value
+    ],
+)
+def test_malformed_label_selector_is_400(
+    core: client.CoreV1Api, ns: str, selector: str, why: str
+) -> None:
     with pytest.raises(ApiException) as err:
-        core.list_namespaced_config_map(ns, label_selector="env in prod")
+        core.list_namespaced_config_map(ns, label_selector=selector)
     assert err.value.status == 400
+    assert why in err.value.body
 
 
 def test_field_selector_on_metadata(core: client.CoreV1Api, labelled: str) -> None:

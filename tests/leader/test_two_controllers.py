@@ -6,8 +6,9 @@ standby did not reconcile or write is read from the standby's own metrics (its r
 and its API requests by verb and resource, counted by its Kube client for every request it
 sends). The sandbox's request log cannot tell the two apart (requests carry no identity), so
 "the resumed old leader wrote nothing" rests on that process's own counters, taken before it
-was frozen and again after it ran on; a reconcile in flight at the moment of the SIGSTOP would
-not be covered (the test freezes it while idle).
+was frozen and again after it ran on. The test freezes it while idle; a reconcile in flight at
+the moment of the freeze is test_fencing.py's (made exact there, in one process: the write
+guard withholds the rest of its writes).
 """
 
 from __future__ import annotations

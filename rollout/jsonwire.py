@@ -39,6 +39,16 @@ def dumps(obj: Any) -> bytes:
         return json.dumps(obj, separators=(",", ":")).encode()
 
 
+def dumps_indented(obj: Any) -> str:
+    """JSON for people (`-o json`): two-space indents, keys in their order, UTF-8 as is (not
+    `\\u` escapes). The standard library's indenting encoder is its pure-Python one: 4 s for
+    `rollout list -A -o json` over 10,000 Rollouts."""
+    try:
+        return orjson.dumps(obj, option=orjson.OPT_INDENT_2).decode()
+    except TypeError:  # orjson.JSONEncodeError: see the module's docstring
+        return json.dumps(obj, indent=2, ensure_ascii=False)
+
+
 def loads(data: bytes | str) -> Any:
     """The value of JSON text (raises json.JSONDecodeError, a ValueError, when it is not)."""
     try:

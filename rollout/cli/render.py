@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from rollout import labels
+from rollout import jsonwire, labels
 from rollout.cli import render_bluegreen as bluegreen
 from rollout.cli.render_analysis import analysis_lines
 from rollout.kube.client import Obj
@@ -17,7 +17,7 @@ from rollout.models.time import parse_time
 
 def dump(obj: Any, fmt: str) -> str:
     if fmt == "json":
-        return json.dumps(obj, indent=2, sort_keys=False)
+        return jsonwire.dumps_indented(obj)
     return yaml.safe_dump(obj, sort_keys=False).rstrip()
 
 

@@ -8,6 +8,7 @@ timeout; 2 is for usage and connection errors, as for every command.
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import time
 from typing import Any
@@ -61,6 +62,20 @@ def _duration(value: str) -> str:
 
 
 def run_list(args: argparse.Namespace) -> int:
+    # One shot: all it allocates lives until it has printed, so the cyclic garbage collector
+    # has nothing to find; it would only walk the decoded Rollouts again and again while they
+    # are sorted and rendered (0.3-0.4 s of `list -A` at 10,000). Restored after, for callers
+    # that go on (the tests call `main` in their own process).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _list(args)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _list(args: argparse.Namespace) -> int:
     kube = connect(args)
     try:
         namespace = None if args.all_namespaces else namespace_of(args)

@@ -4,6 +4,7 @@ the exit codes CI jobs rely on."""
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 import threading
@@ -48,6 +49,7 @@ def test_list_prints_a_table_per_namespace_and_objects_that_parse_back(
 
     assert [r.split()[0] for r in cli("list", "-n", "team").out.splitlines()[1:]] == ["other"]
     assert cli("list", "-n", "empty").out == 'No rollouts found in namespace "empty".\n'
+    assert gc.isenabled()  # `list` pauses the garbage collector while it runs, not after
 
     for fmt, load in (("json", json.loads), ("yaml", yaml.safe_load)):
         result = cli("list", "-o", fmt)

@@ -63,3 +63,26 @@ def test_text_that_is_not_json_raises_the_standard_error(text: str | bytes) -> N
     with pytest.raises(ValueError) as ours:
         jsonwire.loads(text)
     assert type(ours.value) is type(standard.value)  # JSONDecodeError, or UnicodeDecodeError
+
+
+@settings(max_examples=300, deadline=None)
+@given(JSON_VALUES)
+def test_indented_text_is_what_the_standard_library_writes_with_indent_2(value: Any) -> None:
+    """`-o json`: the same text as json.dumps(indent=2, ensure_ascii=False), orjson or not
+    (an integer beyond 64 bits or a lone surrogate takes the standard library's path).
+    Floats are compared as values: both write the shortest text that reads back the same."""
+    text = jsonwire.dumps_indented(value)
+    expected = json.dumps(value, indent=2, ensure_ascii=False)
+    assert json.loads(text) == json.loads(expected)
+    if not _has_float(value):
+        assert text == expected
+
+
+def _has_float(value: Any) -> bool:
+    if isinstance(value, float):
+        return True
+    if isinstance(value, dict):
+        return any(_has_float(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_float(v) for v in value)
+    return False

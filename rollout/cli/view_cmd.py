@@ -8,11 +8,11 @@ timeout; 2 is for usage and connection errors, as for every command.
 from __future__ import annotations
 
 import argparse
-import gc
 import sys
 import time
 from typing import Any
 
+from rollout import jsonwire
 from rollout.api import RolloutsAPI
 from rollout.cli.common import add_cluster_options, connect, namespace_of, object_name
 from rollout.cli.render import describe, dump, list_rows, step_column
@@ -66,13 +66,8 @@ def run_list(args: argparse.Namespace) -> int:
     # has nothing to find; it would only walk the decoded Rollouts again and again while they
     # are sorted and rendered (0.3-0.4 s of `list -A` at 10,000). Restored after, for callers
     # that go on (the tests call `main` in their own process).
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with jsonwire.collector_paused():
         return _list(args)
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def _list(args: argparse.Namespace) -> int:

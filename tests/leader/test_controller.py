@@ -4,6 +4,8 @@ its caches and leaves Rollouts alone, takes over when the Lease is released, and
 
 from __future__ import annotations
 
+import gc
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -11,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from rollout.cli.controller_cmd import lease_name
+from rollout.cli.controller_cmd import freeze_when_settled, lease_name
 from rollout.cli.main import build_parser
 from rollout.kube import Kube
 from rollout.kube.kinds import LEASES
@@ -154,3 +156,32 @@ def test_a_malformed_shard_selector_is_a_usage_error_not_a_controller_that_canno
     assert "found no '('" in err
     with pytest.raises(SelectorError, match="key: Invalid value"):
         Controller(Kube(object()), rollout_selector="a@b=c")  # before anything is started
+
+
+def test_the_process_freezes_its_garbage_once_the_first_backlog_is_done() -> None:
+    """`rollout controller` freezes the cyclic collector's view of what the first sync left
+    (the caches) once its queue is empty after reconciling; a standby that has not
+    reconciled yet does not. gc.freeze is process-wide: undone at the end."""
+
+    class Seen:
+        reconciles = 0
+        queue: list[str] = ["default/a"]
+
+    seen = Seen()
+    stop = threading.Event()
+    thread = threading.Thread(target=freeze_when_settled, args=(seen, stop), daemon=True)
+    assert gc.get_freeze_count() == 0
+    try:
+        thread.start()
+        time.sleep(1.5)
+        assert gc.get_freeze_count() == 0  # a standby's queue waits: nothing reconciled
+        seen.reconciles, seen.queue = 3, ["default/a"]
+        time.sleep(1.5)
+        assert gc.get_freeze_count() == 0  # reconciling, still a backlog
+        seen.queue = []
+        wait_for(lambda: gc.get_freeze_count() > 0, "the freeze", timeout=5)
+        thread.join(timeout=5)
+        assert not thread.is_alive()  # once, then done
+    finally:
+        stop.set()
+        gc.unfreeze()

@@ -93,10 +93,12 @@ def decide(inputs: Inputs) -> Decision:
     #    active Service from the switch to the end of promotion (a router switches by weight).
     if strategy.stable_service:
         active = stable if inputs.traffic_routing else (plan.active or stable)
-        if world.available(active) == 0 and world.available(stable) > 0:
+        if world.available(active) == 0:
             # Switched, and its pods stopped serving: back to the stable revision (still at
             # full size) until they do, as a router's weight goes to 0 for a canary without
-            # pods. The plan switches again once they are back.
+            # pods, even when the stable has none either (the side that recovers first is
+            # then the stable's, which is where a rollback goes). The plan switches again
+            # once they are back.
             active = stable
         actions += _pin(inputs, strategy.stable_service, active, serving=True)
 
@@ -183,15 +185,26 @@ def decide(inputs: Inputs) -> Decision:
     if not updating and (world.header_routes or world.mirror_routes):
         actions.append(RemoveManagedRoutes())
 
-    # 6. Scale down, once traffic has left (a baseline behind a router: once it reads 0%).
+    # 6. Scale down, once traffic has left (a baseline behind a router: once it reads 0%;
+    #    the revision blue-green's active Service selects, which carries all of the traffic:
+    #    once this decision's pins, carried out first, have moved it. It can still be on a
+    #    revision that a newer one has just superseded. A canary's stable Service is left
+    #    out: without a router its revision shrinks under it by design, as the canary grows).
     baseline_serving = bool(
         world.weights and world.weights.baseline and world.weights.baseline.weight
     )
+    serving = None
+    if strategy.blue_green is not None and strategy.stable_service:
+        serving = world.services.get(strategy.stable_service)
+        for action in actions:
+            if isinstance(action, PinService) and action.service == strategy.stable_service:
+                serving = action.revision
     actions += [
         a
         for a in scaling
         if a.replicas < world.replicas(a.revision)
         and not (a.revision.endswith(BASELINE_SUFFIX) and baseline_serving)
+        and a.revision != serving
     ]
     actions += _restart(inputs, draft)
     if (

@@ -120,6 +120,9 @@ def read_spec_file(path: str | Path) -> str:
     except OSError as err:
         reason = f"cannot read: {err.strerror or err}"
         raise SpecError([SpecProblem("", reason, file=label)]) from None
+    except ValueError:  # no system call takes a path holding a NUL byte
+        reason = "cannot read: a file name cannot hold a NUL byte"
+        raise SpecError([SpecProblem("", reason, file=label.replace("\0", "\\x00"))]) from None
     if len(raw) > MAX_FILE_BYTES:
         raise SpecError([_too_big(None, label)])
     return decode_spec_bytes(raw, file=label)

@@ -149,6 +149,18 @@ def test_a_file_named_explicitly_must_hold_a_rollout(
     assert code == 1
 
 
+def test_a_file_name_holding_a_nul_byte_is_a_problem_not_a_traceback(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Found by tests/fuzz/test_cli_fuzz.py: `rollout lint $'\\0'` ended in a ValueError."""
+    code, out = lint(capsys, "a\0b.yaml")
+    assert out == [
+        "a\\x00b.yaml: cannot read: a file name cannot hold a NUL byte",
+        "1 problem in 1 document; 0 Rollouts valid",
+    ]
+    assert code == 1
+
+
 def test_standard_input(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

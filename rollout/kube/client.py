@@ -293,8 +293,8 @@ class Kube:
         try:
             # The body is left out of param_serialize: its sanitize_for_serialization walks
             # every node of it to turn models and datetimes into JSON, and ours are JSON
-            # already (objects as read, `to_dict()` in JSON mode). For a status write that
-            # walk was about a sixth of the client-side CPU of a status write.
+            # already (objects as read, `to_dict()` in JSON mode). That walk was about a sixth
+            # of the client-side CPU of a status write.
             method, url, header_params, _, post_params = self._api.param_serialize(
                 method=method,
                 resource_path=path,
@@ -302,17 +302,18 @@ class Kube:
                 header_params=headers,
                 auth_settings=["BearerToken"],
             )
-            try:
-                response = self._api.call_api(
-                    method, url, header_params, body, post_params, _request_timeout=timeout
+
+            def send(payload: Any) -> Any:
+                return self._api.call_api(
+                    method, url, header_params, payload, post_params, _request_timeout=timeout
                 )
+
+            try:
+                response = send(body)
             except TypeError:  # not plain JSON after all: encoding failed, nothing was sent
                 if body is None:
                     raise
-                body = self._api.sanitize_for_serialization(body)
-                response = self._api.call_api(
-                    method, url, header_params, body, post_params, _request_timeout=timeout
-                )
+                response = send(self._api.sanitize_for_serialization(body))
             code = response.status
         except k8s.ApiException as err:
             code = err.status or 0
